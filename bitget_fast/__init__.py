@@ -1,0 +1,81 @@
+"""bitget_fast: a low-latency Bitget USDT-M perpetual futures connector.
+
+The compiled core is the product: there is no pure-Python fallback.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+try:
+    from bitget_fast.signing import Signer, prehash, sha256_backend
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by the tests
+    import os as _os
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _in_checkout = _os.path.exists(_os.path.join(_here, "signing.pyx"))
+    _hint = (
+        f" You are importing bitget_fast from a source checkout ({_here}), where the "
+        "extensions are not built: install it (`pip install .`) and run from another "
+        "directory, or use pytest's --import-mode=importlib."
+        if _in_checkout else ""
+    )
+    raise ImportError(
+        "bitget_fast's compiled extension bitget_fast.signing could not be loaded "
+        f"({_exc}). bitget_fast has no pure-Python fallback: install a prebuilt wheel "
+        "(`pip install bitget-fast`) or build from source with `pip install .` "
+        "(needs a C compiler and the Python headers)." + _hint
+    ) from _exc
+
+from bitget_fast.auth import Credentials, encode_query
+from bitget_fast.errors import (
+    AuthenticationError,
+    BitgetError,
+    BookIntegrityError,
+    ChecksumMismatch,
+    ClockSkewError,
+    ConfigurationError,
+    DuplicateClientOidError,
+    ExchangeError,
+    ExchangeUnavailableError,
+    InsufficientFundsError,
+    NoPositionError,
+    OrderNotFoundError,
+    OutcomeUnknownError,
+    ParameterError,
+    PositionModeError,
+    ProtocolError,
+    RateLimitError,
+    SequenceGap,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "__version__",
+    "Signer",
+    "prehash",
+    "sha256_backend",
+    "Credentials",
+    "encode_query",
+    "BitgetError",
+    "ConfigurationError",
+    "ValidationError",
+    "ProtocolError",
+    "BookIntegrityError",
+    "ChecksumMismatch",
+    "SequenceGap",
+    "TransportError",
+    "ExchangeError",
+    "AuthenticationError",
+    "ClockSkewError",
+    "RateLimitError",
+    "ParameterError",
+    "InsufficientFundsError",
+    "OrderNotFoundError",
+    "PositionModeError",
+    "NoPositionError",
+    "DuplicateClientOidError",
+    "OutcomeUnknownError",
+    "ExchangeUnavailableError",
+]

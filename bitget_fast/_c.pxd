@@ -1,0 +1,42 @@
+# Private: declarations of the C kernels in src/. Promises nothing to cimporters
+# beyond what bitget_fast.signing's public .pxd needs to name.
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+
+cdef extern from "bf_sha256.h" nogil:
+    enum: BF_SHA256_BLOCK
+    enum: BF_SHA256_DIGEST
+
+    ctypedef enum bf_sha256_impl:
+        BF_SHA256_PORTABLE
+        BF_SHA256_SHANI
+
+    ctypedef struct bf_sha256_state:
+        uint32_t h[8]
+
+    int bf_sha256_shani_available()
+    bf_sha256_impl bf_sha256_select(bf_sha256_impl want)
+    bf_sha256_impl bf_sha256_current()
+    void bf_sha256(const uint8_t *data, size_t len, uint8_t *out)
+    void bf_secure_zero(void *p, size_t n)
+
+
+cdef extern from "bf_hmac.h" nogil:
+    ctypedef struct bf_hmac_key:
+        bf_sha256_state inner
+        bf_sha256_state outer
+
+    ctypedef struct bf_hmac_ctx:
+        pass
+
+    void bf_hmac_key_init(bf_hmac_key *key, const uint8_t *secret, size_t secret_len)
+    void bf_hmac_key_clear(bf_hmac_key *key)
+    void bf_hmac_begin(bf_hmac_ctx *h, const bf_hmac_key *key)
+    void bf_hmac_update(bf_hmac_ctx *h, const uint8_t *data, size_t len)
+    void bf_hmac_end(bf_hmac_ctx *h, uint8_t *out)
+    void bf_hmac_sha256(const bf_hmac_key *key, const uint8_t *msg, size_t len, uint8_t *out)
+
+
+cdef extern from "bf_base64.h" nogil:
+    size_t BF_BASE64_LEN(size_t n)
+    size_t bf_base64_encode(const uint8_t *inp, size_t len, char *out)

@@ -1,0 +1,313 @@
+# cython: binding=False
+"""Bitget request signing: base64(HMAC-SHA256(secret, prehash)).
+
+The SHA-256 kernel is chosen once at import: SHA-NI where the CPU has it,
+portable C otherwise. ``BITGET_FAST_SHA256=portable`` forces the portable one.
+"""
+import os
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
+from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
+from libc.string cimport memcpy
+from libc.stdint cimport uint8_t, uint32_t
+
+from bitget_fast._c cimport (
+    BF_SHA256_DIGEST, BF_SHA256_PORTABLE, BF_SHA256_SHANI, bf_base64_encode,
+    bf_hmac_begin, bf_hmac_ctx, bf_hmac_end, bf_hmac_key_clear, bf_hmac_key_init,
+    bf_hmac_sha256, bf_hmac_update, bf_secure_zero, bf_sha256, bf_sha256_current,
+    bf_sha256_select, bf_sha256_shani_available, BF_BASE64_LEN, bf_hmac_key,
+)
+
+from bitget_fast.errors import ConfigurationError
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    bint PyUnicode_IS_COMPACT_ASCII(object s)
+    void *PyUnicode_DATA(object s)
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+
+
+__all__ = ["Signer", "prehash", "sha256_backend", "SHA256_BACKENDS"]
+
+# Names of the SHA-256 kernels, in the order of bf_sha256_impl.
+SHA256_BACKENDS = ("portable", "sha-ni")
+
+_ENV_BACKEND = "BITGET_FAST_SHA256"
+
+
+def sha256_backend():
+    """Name of the SHA-256 kernel in use: ``"sha-ni"`` or ``"portable"``."""
+    return SHA256_BACKENDS[<int>bf_sha256_current()]
+
+
+def _use_backend(str name):
+    """Switch the SHA-256 kernel (tests, diagnostics); returns the one now in use.
+
+    ``"sha-ni"`` on a CPU without SHA extensions gives ``"portable"``;
+    ``"auto"`` picks the fastest available.
+    """
+    if name == "portable":
+        bf_sha256_select(BF_SHA256_PORTABLE)
+    elif name in ("sha-ni", "auto"):
+        bf_sha256_select(BF_SHA256_SHANI)
+    else:
+        raise ConfigurationError(
+            f"unknown SHA-256 backend {name!r}: expected 'auto', 'sha-ni' or 'portable'")
+    return sha256_backend()
+
+
+def _shani_available():
+    """True if this CPU can run the SHA-NI kernel."""
+    return bool(bf_sha256_shani_available())
+
+
+def _sha256(data):
+    """SHA-256 digest of a bytes-like object with the current kernel (tests)."""
+    cdef Py_buffer view
+    cdef uint8_t out[32]
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        bf_sha256(<const uint8_t *>view.buf, <size_t>view.len, out)
+    finally:
+        PyBuffer_Release(&view)
+    return PyBytes_FromStringAndSize(<char *>out, 32)
+
+
+def _b64encode(data):
+    """Standard base64 with padding of a bytes-like object, as str (tests)."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        res = PyUnicode_New(<Py_ssize_t>BF_BASE64_LEN(<size_t>view.len), 127)
+        bf_base64_encode(<const uint8_t *>view.buf, <size_t>view.len,
+                         <char *>PyUnicode_1BYTE_DATA(res))
+    finally:
+        PyBuffer_Release(&view)
+    return res
+
+
+_use_backend(os.environ.get(_ENV_BACKEND, "auto") or "auto")
+
+# Signer keeps a bf_hmac_key in a uint32_t[16] so that its public .pxd needs no
+# C header; the two must have the same size.
+if sizeof(bf_hmac_key) != 16 * sizeof(uint32_t):
+    raise ImportError("bitget_fast.signing: bf_hmac_key layout does not match Signer")
+
+
+# Prehashes up to this size are assembled on the stack and hashed in one pass;
+# longer ones (large batch bodies) are streamed part by part.
+cdef enum:
+    _PARTS_STACK = 2048
+
+
+cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
+    # ASCII str -> its own bytes, no copy. Compact ASCII strings (what Python
+    # makes for every ASCII literal or decode) are read in place with no call.
+    if s is None:
+        raise TypeError(f"{what} must be str, not None")
+    if PyUnicode_IS_COMPACT_ASCII(s):
+        size[0] = PyUnicode_GET_LENGTH(s)
+        return <const char *>PyUnicode_DATA(s)
+    cdef const char *p = PyUnicode_AsUTF8AndSize(s, size)
+    if size[0] != PyUnicode_GET_LENGTH(s):
+        raise ValueError(f"{what} must be ASCII")
+    return p
+
+
+cdef inline Py_ssize_t _format_int(long long v, char *buf) noexcept nogil:
+    # Decimal digits of v into buf (20 bytes at least); returns the length.
+    cdef char tmp[24]
+    cdef Py_ssize_t n = 0, i
+    cdef unsigned long long u
+    cdef bint neg = v < 0
+    if neg:
+        u = <unsigned long long>(-(v + 1)) + 1
+    else:
+        u = <unsigned long long>v
+    while True:
+        tmp[n] = <char>(48 + <int>(u % 10))
+        n += 1
+        u //= 10
+        if u == 0:
+            break
+    if neg:
+        tmp[n] = 45  # '-'
+        n += 1
+    for i in range(n):
+        buf[i] = tmp[n - 1 - i]
+    return n
+
+
+def prehash(long long timestamp, str method not None, str path not None, query=None, body=None):
+    """Bitget's prehash bytes: timestamp + METHOD + path + ('?' + query if query) + body.
+
+    ``body`` is the exact bytes (or str) sent on the wire; ``query`` the exact
+    string after ``?`` (empty or None for none).
+    """
+    cdef char ts[24]
+    cdef Py_ssize_t n = _format_int(timestamp, ts)
+    parts = [PyBytes_FromStringAndSize(ts, n), method.encode("ascii"), path.encode("ascii")]
+    if query:
+        parts.append(b"?")
+        parts.append(query.encode("ascii") if isinstance(query, str) else bytes(query))
+    if body:
+        parts.append(body.encode("utf-8") if isinstance(body, str) else bytes(body))
+    return b"".join(parts)
+
+
+cdef class Signer:
+    """HMAC-SHA256 signer for one API secret.
+
+    Built once per secret: the inner and outer HMAC key states are computed in
+    the constructor, so each signature costs only the message blocks and two
+    finalisations. Holds key-derived material: it cannot be pickled or copied,
+    its repr shows nothing of the key, and the states are zeroed when it is freed.
+    """
+
+    def __cinit__(self, secret):
+        cdef Py_buffer view
+        if isinstance(secret, str):
+            secret = (<str>secret).encode("utf-8")
+        elif not isinstance(secret, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"Signer secret must be str or bytes, not {type(secret).__name__}")
+        PyObject_GetBuffer(secret, &view, PyBUF_SIMPLE)
+        try:
+            bf_hmac_key_init(<bf_hmac_key *>self._key_state, <const uint8_t *>view.buf, <size_t>view.len)
+        finally:
+            PyBuffer_Release(&view)
+
+    def __dealloc__(self):
+        bf_hmac_key_clear(<bf_hmac_key *>self._key_state)
+
+    def __repr__(self):
+        return f"<Signer hmac-sha256 backend={sha256_backend()}>"
+
+    def __reduce__(self):
+        raise TypeError("Signer holds key material and cannot be pickled or copied")
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("Signer holds key material and cannot be pickled or copied")
+
+    def __copy__(self):
+        raise TypeError("Signer holds key material and cannot be pickled or copied")
+
+    def __deepcopy__(self, memo):
+        raise TypeError("Signer holds key material and cannot be pickled or copied")
+
+    cdef void sign_into(self, const unsigned char *data, Py_ssize_t size,
+                        char *out) noexcept nogil:
+        cdef uint8_t mac[32]
+        bf_hmac_sha256(<bf_hmac_key *>self._key_state, data, <size_t>size, mac)
+        bf_base64_encode(mac, 32, out)
+
+    cdef void sign_parts_into(self, long long timestamp,
+                              const char *method, Py_ssize_t method_len,
+                              const char *path, Py_ssize_t path_len,
+                              const char *query, Py_ssize_t query_len,
+                              const char *body, Py_ssize_t body_len,
+                              char *out) noexcept nogil:
+        cdef bf_hmac_ctx h
+        cdef uint8_t mac[32]
+        cdef char buf[_PARTS_STACK]
+        cdef Py_ssize_t n = _format_int(timestamp, buf)
+        if query_len < 0:
+            query_len = 0
+        if body_len < 0:
+            body_len = 0
+        if n + method_len + path_len + 1 + query_len + body_len <= _PARTS_STACK:
+            # Usual case: one contiguous prehash, hashed in one register-resident pass.
+            memcpy(buf + n, method, method_len)
+            n += method_len
+            memcpy(buf + n, path, path_len)
+            n += path_len
+            if query_len:
+                buf[n] = 63  # '?'
+                memcpy(buf + n + 1, query, query_len)
+                n += 1 + query_len
+            if body_len:
+                memcpy(buf + n, body, body_len)
+                n += body_len
+            bf_hmac_sha256(<bf_hmac_key *>self._key_state, <const uint8_t *>buf, <size_t>n, mac)
+        else:
+            bf_hmac_begin(&h, <bf_hmac_key *>self._key_state)
+            bf_hmac_update(&h, <const uint8_t *>buf, <size_t>n)
+            bf_hmac_update(&h, <const uint8_t *>method, <size_t>method_len)
+            bf_hmac_update(&h, <const uint8_t *>path, <size_t>path_len)
+            if query_len:
+                bf_hmac_update(&h, <const uint8_t *>"?", 1)
+                bf_hmac_update(&h, <const uint8_t *>query, <size_t>query_len)
+            if body_len:
+                bf_hmac_update(&h, <const uint8_t *>body, <size_t>body_len)
+            bf_hmac_end(&h, mac)
+        bf_base64_encode(mac, 32, out)
+
+    cpdef str sign(self, object prehash):
+        """Base64 HMAC-SHA256 of ``prehash`` (bytes or any bytes-like object)."""
+        cdef Py_buffer view
+        cdef str res = <str>PyUnicode_New(SIGNATURE_LEN, 127)
+        cdef char *out = <char *>PyUnicode_1BYTE_DATA(res)
+        if PyBytes_CheckExact(prehash):
+            self.sign_into(<const unsigned char *>PyBytes_AS_STRING(prehash),
+                           PyBytes_GET_SIZE(prehash), out)
+            return res
+        if isinstance(prehash, str):
+            raise TypeError("Signer.sign takes the prehash as bytes (encode the str first)")
+        PyObject_GetBuffer(prehash, &view, PyBUF_SIMPLE)
+        try:
+            self.sign_into(<const unsigned char *>view.buf, view.len, out)
+        finally:
+            PyBuffer_Release(&view)
+        return res
+
+    def digest(self, prehash):
+        """Raw 32-byte HMAC-SHA256 of a bytes-like ``prehash``."""
+        cdef Py_buffer view
+        cdef uint8_t mac[32]
+        PyObject_GetBuffer(prehash, &view, PyBUF_SIMPLE)
+        try:
+            bf_hmac_sha256(<bf_hmac_key *>self._key_state, <const uint8_t *>view.buf, <size_t>view.len, mac)
+        finally:
+            PyBuffer_Release(&view)
+        return PyBytes_FromStringAndSize(<char *>mac, 32)
+
+    cpdef str sign_request(self, long long timestamp, str method, str path,
+                           object query=None, object body=None):
+        """Signature of Bitget's prehash built from its parts, without building it.
+
+        ``timestamp`` is the integer sent as ACCESS-TIMESTAMP (ms) or in the
+        WebSocket login (s); ``method`` upper case; ``query`` the exact string
+        after ``?`` (None or empty for none); ``body`` the exact bytes (or str)
+        on the wire.
+        """
+        cdef Py_ssize_t mlen, plen, qlen = 0, blen = 0
+        cdef const char *m = _ascii(method, &mlen, "method")
+        cdef const char *p = _ascii(path, &plen, "path")
+        cdef const char *q = NULL
+        cdef const char *b = NULL
+        cdef Py_buffer view
+        cdef bint have_view = False
+        cdef str res = <str>PyUnicode_New(SIGNATURE_LEN, 127)
+        if query is not None:
+            if not isinstance(query, str):
+                raise TypeError("query must be str or None")
+            q = _ascii(<str>query, &qlen, "query")
+        if body is not None:
+            if PyBytes_CheckExact(body):
+                b = PyBytes_AS_STRING(body)
+                blen = PyBytes_GET_SIZE(body)
+            elif isinstance(body, str):
+                b = PyUnicode_AsUTF8AndSize(body, &blen)
+            else:
+                PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
+                have_view = True
+                b = <const char *>view.buf
+                blen = view.len
+        try:
+            self.sign_parts_into(timestamp, m, mlen, p, plen, q, qlen, b, blen,
+                                 <char *>PyUnicode_1BYTE_DATA(res))
+        finally:
+            if have_view:
+                PyBuffer_Release(&view)
+        return res
