@@ -39,4 +39,7 @@ cdef extern from "bf_hmac.h" nogil:
 
 cdef extern from "bf_base64.h" nogil:
     size_t BF_BASE64_LEN(size_t n)
+    enum: BF_BASE64_MAC_BUF
     size_t bf_base64_encode(const uint8_t *inp, size_t len, char *out)
+    void bf_base64_mac(const uint8_t *mac, char *out)
+    int bf_base64_select(int simd)

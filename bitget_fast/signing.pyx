@@ -9,11 +9,12 @@ import os
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint32_t
 
 from bitget_fast._c cimport (
-    BF_SHA256_DIGEST, BF_SHA256_PORTABLE, BF_SHA256_SHANI, bf_base64_encode,
+    BF_BASE64_MAC_BUF, BF_SHA256_DIGEST, BF_SHA256_PORTABLE, BF_SHA256_SHANI, bf_base64_encode,
+    bf_base64_mac, bf_base64_select,
     bf_hmac_begin, bf_hmac_ctx, bf_hmac_end, bf_hmac_key_clear, bf_hmac_key_init,
     bf_hmac_sha256, bf_hmac_update, bf_secure_zero, bf_sha256, bf_sha256_current,
     bf_sha256_select, bf_sha256_shani_available, BF_BASE64_LEN, bf_hmac_key,
@@ -42,15 +43,19 @@ def sha256_backend():
 
 
 def _use_backend(str name):
-    """Switch the SHA-256 kernel (tests, diagnostics); returns the one now in use.
+    """Switch the kernels (tests, diagnostics); returns the SHA-256 one now in use.
 
-    ``"sha-ni"`` on a CPU without SHA extensions gives ``"portable"``;
-    ``"auto"`` picks the fastest available.
+    ``"portable"``: portable C SHA-256 and scalar base64. ``"sha-ni"`` or
+    ``"auto"``: SHA-NI and SSSE3 base64 where the CPU has them (else portable).
     """
     if name == "portable":
         bf_sha256_select(BF_SHA256_PORTABLE)
+        bf_base64_select(0)
     elif name in ("sha-ni", "auto"):
-        bf_sha256_select(BF_SHA256_SHANI)
+        if bf_sha256_select(BF_SHA256_SHANI) == BF_SHA256_SHANI:
+            bf_base64_select(1)
+        else:
+            bf_base64_select(0)
     else:
         raise ConfigurationError(
             f"unknown SHA-256 backend {name!r}: expected 'auto', 'sha-ni' or 'portable'")
@@ -198,9 +203,10 @@ cdef class Signer:
 
     cdef void sign_into(self, const unsigned char *data, Py_ssize_t size,
                         char *out) noexcept nogil:
-        cdef uint8_t mac[32]
+        cdef uint8_t mac[BF_BASE64_MAC_BUF]
+        memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
         bf_hmac_sha256(<bf_hmac_key *>self._key_state, data, <size_t>size, mac)
-        bf_base64_encode(mac, 32, out)
+        bf_base64_mac(mac, out)
 
     cdef void sign_parts_into(self, long long timestamp,
                               const char *method, Py_ssize_t method_len,
@@ -209,7 +215,7 @@ cdef class Signer:
                               const char *body, Py_ssize_t body_len,
                               char *out) noexcept nogil:
         cdef bf_hmac_ctx h
-        cdef uint8_t mac[32]
+        cdef uint8_t mac[BF_BASE64_MAC_BUF]
         cdef char buf[_PARTS_STACK]
         cdef Py_ssize_t n = _format_int(timestamp, buf)
         if query_len < 0:
@@ -241,7 +247,8 @@ cdef class Signer:
             if body_len:
                 bf_hmac_update(&h, <const uint8_t *>body, <size_t>body_len)
             bf_hmac_end(&h, mac)
-        bf_base64_encode(mac, 32, out)
+        memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
+        bf_base64_mac(mac, out)
 
     cpdef str sign(self, object prehash):
         """Base64 HMAC-SHA256 of ``prehash`` (bytes or any bytes-like object)."""
