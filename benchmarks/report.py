@@ -1,0 +1,120 @@
+"""Turn a pytest-benchmark JSON file into benchmarks/RESULTS.md.
+
+    pytest benchmarks --benchmark-enable --benchmark-only --benchmark-json=bench.json
+    python benchmarks/report.py bench.json            # writes benchmarks/RESULTS.md
+    python benchmarks/report.py bench.json -o -       # prints it instead
+
+Figures are medians per item (a benchmark's ``items_per_call`` divides its
+time); the ratio is baseline / bitget_fast within one group of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import platform
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+# group -> targets that group must meet (DECISIONS.md section 1). "max_ns": our
+# median per item; "min_ratio": baseline / ours, against the named baseline.
+TARGETS = {
+    "sign mix (GET + POST)": {"max_ns": 250.0, "min_ratio": 5.5, "baseline": "hmac+base64"},
+    "request signer from parts (GET + POST)": {"min_ratio": 10.0, "baseline": "plain Python"},
+}
+
+COMMAND = ("pytest benchmarks --benchmark-enable --benchmark-only --benchmark-json=bench.json"
+           " && python benchmarks/report.py bench.json")
+
+
+def _rows(data: dict) -> dict[str, dict[str, dict]]:
+    groups: dict[str, dict[str, dict]] = {}
+    for b in data["benchmarks"]:
+        info = b.get("extra_info", {})
+        items = info.get("items_per_call", 1)
+        groups.setdefault(b["group"] or b["name"], {})[info.get("implementation", b["name"])] = {
+            "median_ns": b["stats"]["median"] * 1e9 / items,
+            "min_ns": b["stats"]["min"] * 1e9 / items,
+            "rounds": b["stats"]["rounds"],
+            "backend": info.get("backend", ""),
+            "correct": info.get("correct", False),
+        }
+    return groups
+
+
+def _machine(data: dict) -> str:
+    m = data.get("machine_info", {})
+    cpu = m.get("cpu", {})
+    brand = cpu.get("brand_raw") or m.get("processor") or platform.processor() or "unknown CPU"
+    flags = set(cpu.get("flags", []))
+    feats = ", ".join(f for f in ("sha_ni", "pclmulqdq", "avx2", "ssse3") if f in flags)
+    return (f"{brand}, {cpu.get('count', '?')} cores"
+            f"{f' ({feats})' if feats else ''}; {m.get('python_implementation', 'CPython')} "
+            f"{m.get('python_version', '?')}; {m.get('system', '')} {m.get('release', '')}".strip())
+
+
+def render(data: dict) -> str:
+    groups = _rows(data)
+    commit = data.get("commit_info", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        "Latest figures, written by `benchmarks/report.py` from one pytest-benchmark run.",
+        "Medians per item; **ratio** = baseline time / bitget_fast time in the same run.",
+        "",
+        f"- Machine: {_machine(data)}",
+        f"- Date: {data.get('datetime', '?')}",
+        f"- Commit: {commit.get('id', '?')[:12]}{' (dirty tree)' if commit.get('dirty') else ''}",
+        f"- Command: `{COMMAND}`",
+        "",
+        "| group | implementation | median ns/item | min ns/item | ratio | correct |",
+        "|---|---|---:|---:|---:|:---:|",
+    ]
+    for group, impls in groups.items():
+        ours = impls.get("bitget_fast")
+        for impl, r in sorted(impls.items(), key=lambda kv: kv[0] != "bitget_fast"):
+            ratio = (f"{r['median_ns'] / ours['median_ns']:.2f}x"
+                     if ours and impl != "bitget_fast" else "1.00x" if ours else "")
+            name = f"{impl} ({r['backend']})" if r["backend"] else impl
+            lines.append(f"| {group} | {name} | {r['median_ns']:.1f} | {r['min_ns']:.1f} | "
+                         f"{ratio} | {'yes' if r['correct'] else 'NO'} |")
+    lines += ["", "## Targets", "", "| group | target | measured | met |", "|---|---|---|:---:|"]
+    for group, t in TARGETS.items():
+        impls = groups.get(group)
+        if not impls or "bitget_fast" not in impls:
+            lines.append(f"| {group} | — | not run | — |")
+            continue
+        ours = impls["bitget_fast"]["median_ns"]
+        if "max_ns" in t:
+            lines.append(f"| {group} | ≤ {t['max_ns']:.0f} ns per call | {ours:.1f} ns | "
+                         f"{'yes' if ours <= t['max_ns'] else 'NO'} |")
+        base = impls.get(t["baseline"])
+        if base:
+            ratio = base["median_ns"] / ours
+            lines.append(f"| {group} | ≥ {t['min_ratio']:g}x {t['baseline']} | {ratio:.2f}x | "
+                         f"{'yes' if ratio >= t['min_ratio'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("json", type=pathlib.Path, help="pytest-benchmark --benchmark-json output")
+    ap.add_argument("-o", "--output", default=str(HERE / "RESULTS.md"),
+                    help="where to write the Markdown ('-' for stdout)")
+    ap.add_argument("--notes", type=pathlib.Path, default=HERE / "NOTES.md",
+                    help="Markdown appended as a Notes section (default: benchmarks/NOTES.md)")
+    args = ap.parse_args(argv)
+    text = render(json.loads(args.json.read_text()))
+    if args.notes and args.notes.is_file():
+        text += "\n## Notes\n\n" + args.notes.read_text()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        pathlib.Path(args.output).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

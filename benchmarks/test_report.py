@@ -1,0 +1,47 @@
+"""report.py renders a pytest-benchmark JSON into RESULTS.md with ratios and targets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _load_report():
+    spec = importlib.util.spec_from_file_location("bench_report", HERE / "report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _bench(group, impl, median_s, items=10):
+    return {"group": group, "name": f"test_{impl}",
+            "extra_info": {"implementation": impl, "items_per_call": items, "correct": True},
+            "stats": {"median": median_s, "min": median_s * 0.9, "rounds": 100}}
+
+
+def test_render_ratios_and_targets(tmp_path):
+    report = _load_report()
+    data = {
+        "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2, "flags": ["sha_ni"]},
+                         "python_version": "3.11.7"},
+        "commit_info": {"id": "0123456789abcdef", "dirty": False},
+        "datetime": "2026-11-24T00:00:00",
+        "benchmarks": [
+            _bench("sign mix (GET + POST)", "bitget_fast", 2.0e-6),
+            _bench("sign mix (GET + POST)", "hmac+base64", 18.0e-6),
+            _bench("request signer from parts (GET + POST)", "bitget_fast", 3.0e-6),
+            _bench("request signer from parts (GET + POST)", "plain Python", 24.0e-6),
+        ],
+    }
+    src = tmp_path / "b.json"
+    src.write_text(json.dumps(data))
+    out = tmp_path / "RESULTS.md"
+    assert report.main([str(src), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "Test CPU, 2 cores (sha_ni)" in text
+    assert "| sign mix (GET + POST) | hmac+base64 | 1800.0 | 1620.0 | 9.00x | yes |" in text
+    assert "| sign mix (GET + POST) | ≤ 250 ns per call | 200.0 ns | yes |" in text
+    assert "| request signer from parts (GET + POST) | ≥ 10x plain Python | 8.00x | NO |" in text

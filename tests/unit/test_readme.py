@@ -1,0 +1,34 @@
+"""The README's Python example runs as written, and its first screen keeps exactly two commands."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_python_example_runs(monkeypatch, capsys):
+    monkeypatch.setenv("BITGET_API_KEY", "bg_0123456789abcdef")
+    monkeypatch.setenv("BITGET_SECRET_KEY", "mysecret-0123456789abcdef")
+    monkeypatch.setenv("BITGET_PASSPHRASE", "MyPassphrase1")
+    (example,) = _blocks("python")
+    ns: dict = {}
+    exec(compile(example, str(README), "exec"), ns)
+    assert ns["sig"] == "372i1AlkniuN4UVVi44ATebolLQMP+hcA2qAsUrNSyc="
+    assert ns["headers"]["paptrading"] == "1"
+    out = capsys.readouterr().out
+    assert "mysecret" not in out and "MyPassphrase1" not in out and "<hidden>" in out
+
+
+def test_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
+    first = _blocks("sh")[0].strip().splitlines()
+    assert len(first) == 2
+    assert first[0].startswith("python3 -m venv .venv") and "pip install" in first[0]
+    assert first[1] == "pytest"
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert re.search(r"^pytest$", ci, flags=re.M), ".ci/run must run the README's test command"
