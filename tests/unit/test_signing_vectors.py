@@ -141,15 +141,17 @@ def test_backend_selection():
 
 
 def test_backend_env_var_forces_portable():
+    import os
     import subprocess
     import sys
 
     code = "import bitget_fast; print(bitget_fast.sha256_backend())"
+    # Inherit the environment (a sanitizer run needs its LD_PRELOAD in the child).
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"BITGET_FAST_SHA256": "portable", "PATH": ""}, cwd="/")
+                         env={**os.environ, "BITGET_FAST_SHA256": "portable"}, cwd="/")
     assert out.stdout.strip() == "portable"
     bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"BITGET_FAST_SHA256": "fastest", "PATH": ""}, cwd="/")
+                         env={**os.environ, "BITGET_FAST_SHA256": "fastest"}, cwd="/")
     assert bad.returncode != 0
     assert "unknown SHA-256 backend 'fastest'" in bad.stderr
 
