@@ -37,6 +37,12 @@ C_STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden", *O
 C_EXT = [*OPT, *SAN]
 MACROS = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if COVERAGE else []
 
+# Each build mode keeps its own build directory: setuptools reuses objects and
+# the static library that look up to date, so a release build must never pick
+# up a sanitized bf_core (or the reverse).
+MODE = "-".join(m for m, on in (("sanitize", SANITIZE), ("debug", DEBUG and not SANITIZE),
+                                ("coverage", COVERAGE)) if on) or "release"
+
 CORE = (
     "bf_core",
     {
@@ -76,6 +82,7 @@ EXTENSIONS = [
 ]
 
 setup(
+    options={"build": {"build_base": f"build/{MODE}"}},
     libraries=[CORE],
     ext_modules=cythonize(
         EXTENSIONS,

@@ -9,14 +9,14 @@ import os
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint32_t
 
 from bitget_fast._c cimport (
     BF_BASE64_MAC_BUF, BF_SHA256_DIGEST, BF_SHA256_PORTABLE, BF_SHA256_SHANI, bf_base64_encode,
     bf_base64_mac, bf_base64_select,
-    bf_hmac_begin, bf_hmac_ctx, bf_hmac_end, bf_hmac_key_clear, bf_hmac_key_init,
-    bf_hmac_sha256, bf_hmac_update, bf_secure_zero, bf_sha256, bf_sha256_current,
+    bf_hmac_key_clear, bf_hmac_key_init, bf_hmac_sha256, bf_hmac_sha256_parts, bf_span,
+    bf_sha256, bf_sha256_current, bf_fmt_i64, BF_I64_MAX_DIGITS,
     bf_sha256_select, bf_sha256_shani_available, BF_BASE64_LEN, bf_hmac_key,
 )
 
@@ -100,12 +100,6 @@ if sizeof(bf_hmac_key) != 16 * sizeof(uint32_t):
     raise ImportError("bitget_fast.signing: bf_hmac_key layout does not match Signer")
 
 
-# Prehashes up to this size are assembled on the stack and hashed in one pass;
-# longer ones (large batch bodies) are streamed part by part.
-cdef enum:
-    _PARTS_STACK = 2048
-
-
 cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
     # ASCII str -> its own bytes, no copy. Compact ASCII strings (what Python
     # makes for every ASCII literal or decode) are read in place with no call.
@@ -120,38 +114,14 @@ cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
     return p
 
 
-cdef inline Py_ssize_t _format_int(long long v, char *buf) noexcept nogil:
-    # Decimal digits of v into buf (20 bytes at least); returns the length.
-    cdef char tmp[24]
-    cdef Py_ssize_t n = 0, i
-    cdef unsigned long long u
-    cdef bint neg = v < 0
-    if neg:
-        u = <unsigned long long>(-(v + 1)) + 1
-    else:
-        u = <unsigned long long>v
-    while True:
-        tmp[n] = <char>(48 + <int>(u % 10))
-        n += 1
-        u //= 10
-        if u == 0:
-            break
-    if neg:
-        tmp[n] = 45  # '-'
-        n += 1
-    for i in range(n):
-        buf[i] = tmp[n - 1 - i]
-    return n
-
-
 def prehash(long long timestamp, str method not None, str path not None, query=None, body=None):
     """Bitget's prehash bytes: timestamp + METHOD + path + ('?' + query if query) + body.
 
     ``body`` is the exact bytes (or str) sent on the wire; ``query`` the exact
     string after ``?`` (empty or None for none).
     """
-    cdef char ts[24]
-    cdef Py_ssize_t n = _format_int(timestamp, ts)
+    cdef char ts[BF_I64_MAX_DIGITS]
+    cdef Py_ssize_t n = <Py_ssize_t>bf_fmt_i64(timestamp, ts)
     parts = [PyBytes_FromStringAndSize(ts, n), method.encode("ascii"), path.encode("ascii")]
     if query:
         parts.append(b"?")
@@ -214,40 +184,30 @@ cdef class Signer:
                               const char *query, Py_ssize_t query_len,
                               const char *body, Py_ssize_t body_len,
                               char *out) noexcept nogil:
-        cdef bf_hmac_ctx h
+        # The prehash is hashed from its parts in place: nothing is concatenated.
+        cdef bf_span parts[6]
+        cdef size_t n = 0
         cdef uint8_t mac[BF_BASE64_MAC_BUF]
-        cdef char buf[_PARTS_STACK]
-        cdef Py_ssize_t n = _format_int(timestamp, buf)
-        if query_len < 0:
-            query_len = 0
-        if body_len < 0:
-            body_len = 0
-        if n + method_len + path_len + 1 + query_len + body_len <= _PARTS_STACK:
-            # Usual case: one contiguous prehash, hashed in one register-resident pass.
-            memcpy(buf + n, method, method_len)
-            n += method_len
-            memcpy(buf + n, path, path_len)
-            n += path_len
-            if query_len:
-                buf[n] = 63  # '?'
-                memcpy(buf + n + 1, query, query_len)
-                n += 1 + query_len
-            if body_len:
-                memcpy(buf + n, body, body_len)
-                n += body_len
-            bf_hmac_sha256(<bf_hmac_key *>self._key_state, <const uint8_t *>buf, <size_t>n, mac)
-        else:
-            bf_hmac_begin(&h, <bf_hmac_key *>self._key_state)
-            bf_hmac_update(&h, <const uint8_t *>buf, <size_t>n)
-            bf_hmac_update(&h, <const uint8_t *>method, <size_t>method_len)
-            bf_hmac_update(&h, <const uint8_t *>path, <size_t>path_len)
-            if query_len:
-                bf_hmac_update(&h, <const uint8_t *>"?", 1)
-                bf_hmac_update(&h, <const uint8_t *>query, <size_t>query_len)
-            if body_len:
-                bf_hmac_update(&h, <const uint8_t *>body, <size_t>body_len)
-            bf_hmac_end(&h, mac)
+        cdef char ts[BF_I64_MAX_DIGITS]
+        parts[0].ptr = <const uint8_t *>ts
+        parts[0].len = <size_t>bf_fmt_i64(timestamp, ts)
+        parts[1].ptr = <const uint8_t *>method
+        parts[1].len = <size_t>method_len if method_len > 0 else 0
+        parts[2].ptr = <const uint8_t *>path
+        parts[2].len = <size_t>path_len if path_len > 0 else 0
+        n = 3
+        if query_len > 0:
+            parts[3].ptr = <const uint8_t *>"?"
+            parts[3].len = 1
+            parts[4].ptr = <const uint8_t *>query
+            parts[4].len = <size_t>query_len
+            n = 5
+        if body_len > 0:
+            parts[n].ptr = <const uint8_t *>body
+            parts[n].len = <size_t>body_len
+            n += 1
         memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
+        bf_hmac_sha256_parts(<bf_hmac_key *>self._key_state, parts, n, mac)
         bf_base64_mac(mac, out)
 
     cpdef str sign(self, object prehash):

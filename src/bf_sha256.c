@@ -204,35 +204,54 @@ BF_SHANI void bf_sha256_blocks_shani(bf_sha256_state *st, const uint8_t *data, s
 }
 
 /* Nested hash with the state kept in registers from the first inner block to
- * the outer digest: the inner digest becomes the outer block's first eight
- * message words directly (no trip through memory), and the outer block's
- * padding is constant (0x80 word, then the bit length of prefix + 32 bytes). */
+ * the outer digest: whole blocks are read straight from the parts; only a
+ * block that straddles two parts, and the padded tail, go through a buffer.
+ * The inner digest becomes the outer block's first eight message words
+ * directly, and the outer block's padding is constant. */
 BF_SHANI static void nested_shani(const bf_sha256_state *inner, const bf_sha256_state *outer,
-                                  uint64_t prefix_len, const uint8_t *msg, size_t len,
+                                  uint64_t prefix_len, const bf_span *parts, size_t nparts,
                                   uint8_t out[BF_SHA256_DIGEST])
 {
-    uint8_t tail[2 * BF_SHA256_BLOCK];
-    size_t full = len / BF_SHA256_BLOCK;
-    size_t rem = len - full * BF_SHA256_BLOCK;
-    size_t end = rem + 9 > BF_SHA256_BLOCK ? 2 * BF_SHA256_BLOCK : BF_SHA256_BLOCK;
-    uint64_t bits = (prefix_len + (uint64_t)len) * 8u;
+    uint8_t blk[2 * BF_SHA256_BLOCK];
+    size_t fill = 0, end, k;
+    uint64_t total = prefix_len;
     uint64_t obits = (prefix_len + BF_SHA256_DIGEST) * 8u;
     __m128i abef, cdgh, w0, w1;
     int i;
 
     shani_load(inner, &abef, &cdgh);
-    while (full--) {
-        shani_block_bytes(&abef, &cdgh, msg);
-        msg += BF_SHA256_BLOCK;
+    for (k = 0; k < nparts; k++) {
+        const uint8_t *p = parts[k].ptr;
+        size_t n = parts[k].len;
+        if (!n)
+            continue; /* an empty part may have a NULL pointer */
+        total += n;
+        if (fill) {
+            size_t take = BF_SHA256_BLOCK - fill < n ? BF_SHA256_BLOCK - fill : n;
+            memcpy(blk + fill, p, take);
+            fill += take;
+            p += take;
+            n -= take;
+            if (fill < BF_SHA256_BLOCK)
+                continue;
+            shani_block_bytes(&abef, &cdgh, blk);
+            fill = 0;
+        }
+        for (; n >= BF_SHA256_BLOCK; n -= BF_SHA256_BLOCK, p += BF_SHA256_BLOCK)
+            shani_block_bytes(&abef, &cdgh, p);
+        if (n) {
+            memcpy(blk, p, n);
+            fill = n;
+        }
     }
-    memcpy(tail, msg, rem);
-    tail[rem] = 0x80;
-    memset(tail + rem + 1, 0, end - 8 - rem - 1);
+    end = fill + 9 > BF_SHA256_BLOCK ? 2 * BF_SHA256_BLOCK : BF_SHA256_BLOCK;
+    blk[fill] = 0x80;
+    memset(blk + fill + 1, 0, end - 8 - fill - 1);
     for (i = 0; i < 8; i++)
-        tail[end - 1 - i] = (uint8_t)(bits >> (8 * i));
-    shani_block_bytes(&abef, &cdgh, tail);
+        blk[end - 1 - i] = (uint8_t)((total * 8u) >> (8 * i));
+    shani_block_bytes(&abef, &cdgh, blk);
     if (end > BF_SHA256_BLOCK)
-        shani_block_bytes(&abef, &cdgh, tail + BF_SHA256_BLOCK);
+        shani_block_bytes(&abef, &cdgh, blk + BF_SHA256_BLOCK);
     shani_unload(abef, cdgh, &w0, &w1);
 
     shani_load(outer, &abef, &cdgh);
@@ -260,7 +279,7 @@ int bf_sha256_shani_available(void)
 #else /* no SHA-NI on this target: the entry point exists and runs the portable code */
 
 static void nested_portable(const bf_sha256_state *inner, const bf_sha256_state *outer,
-                            uint64_t prefix_len, const uint8_t *msg, size_t len,
+                            uint64_t prefix_len, const bf_span *parts, size_t nparts,
                             uint8_t out[BF_SHA256_DIGEST]);
 #define nested_shani nested_portable
 
@@ -279,15 +298,17 @@ int bf_sha256_shani_available(void)
 /* ------------------------------------------------------- nested, portable */
 
 static void nested_portable(const bf_sha256_state *inner, const bf_sha256_state *outer,
-                            uint64_t prefix_len, const uint8_t *msg, size_t len,
+                            uint64_t prefix_len, const bf_span *parts, size_t nparts,
                             uint8_t out[BF_SHA256_DIGEST])
 {
     bf_sha256_ctx c;
     uint8_t digest[BF_SHA256_DIGEST];
+    size_t k;
     c.st = *inner;
     c.nbytes = prefix_len;
     c.buflen = 0;
-    bf_sha256_update(&c, msg, len);
+    for (k = 0; k < nparts; k++)
+        bf_sha256_update(&c, parts[k].ptr, parts[k].len);
     bf_sha256_final(&c, digest);
     c.st = *outer;
     c.nbytes = prefix_len;
@@ -300,7 +321,7 @@ static void nested_portable(const bf_sha256_state *inner, const bf_sha256_state 
 
 typedef void (*blocks_fn)(bf_sha256_state *, const uint8_t *, size_t);
 typedef void (*nested_fn)(const bf_sha256_state *, const bf_sha256_state *, uint64_t,
-                          const uint8_t *, size_t, uint8_t *);
+                          const bf_span *, size_t, uint8_t *);
 
 static blocks_fn g_blocks = bf_sha256_blocks_portable;
 static nested_fn g_nested = nested_portable;
@@ -331,10 +352,10 @@ void bf_sha256_blocks(bf_sha256_state *st, const uint8_t *data, size_t nblocks)
 }
 
 void bf_sha256_nested(const bf_sha256_state *inner, const bf_sha256_state *outer,
-                      uint64_t prefix_len, const uint8_t *msg, size_t len,
+                      uint64_t prefix_len, const bf_span *parts, size_t nparts,
                       uint8_t out[BF_SHA256_DIGEST])
 {
-    g_nested(inner, outer, prefix_len, msg, len, out);
+    g_nested(inner, outer, prefix_len, parts, nparts, out);
 }
 
 /* ------------------------------------------------------------ incremental */
@@ -348,6 +369,8 @@ void bf_sha256_init(bf_sha256_ctx *ctx)
 
 void bf_sha256_update(bf_sha256_ctx *ctx, const uint8_t *data, size_t len)
 {
+    if (!len)
+        return; /* data may be NULL */
     ctx->nbytes += (uint64_t)len;
     if (ctx->buflen) {
         size_t take = BF_SHA256_BLOCK - ctx->buflen;

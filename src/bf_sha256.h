@@ -50,12 +50,19 @@ void bf_sha256_blocks(bf_sha256_state *st, const uint8_t *data, size_t nblocks);
 void bf_sha256_blocks_portable(bf_sha256_state *st, const uint8_t *data, size_t nblocks);
 void bf_sha256_blocks_shani(bf_sha256_state *st, const uint8_t *data, size_t nblocks);
 
-/* out = H_outer(H_inner(msg)): both hashes resume from a state that has
- * already absorbed prefix_len bytes (a multiple of 64). This is HMAC's shape
- * (prefix_len 64: the K^ipad / K^opad blocks); the SHA-NI path keeps the state
- * in registers between the two hashes. */
+/* A piece of a message: hashed as if all pieces were one contiguous buffer. */
+typedef struct {
+    const uint8_t *ptr;
+    size_t len;
+} bf_span;
+
+/* out = H_outer(H_inner(parts[0] || ... || parts[nparts-1])): both hashes resume
+ * from a state that has already absorbed prefix_len bytes (a multiple of 64).
+ * This is HMAC's shape (prefix_len 64: the K^ipad / K^opad blocks). The SHA-NI
+ * path reads whole blocks straight from the parts and keeps the state in
+ * registers between the two hashes. */
 void bf_sha256_nested(const bf_sha256_state *inner, const bf_sha256_state *outer,
-                      uint64_t prefix_len, const uint8_t *msg, size_t len,
+                      uint64_t prefix_len, const bf_span *parts, size_t nparts,
                       uint8_t out[BF_SHA256_DIGEST]);
 
 void bf_sha256_init(bf_sha256_ctx *ctx);

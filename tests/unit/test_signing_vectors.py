@@ -184,7 +184,10 @@ def test_long_prehash_takes_the_streaming_path(sha256_backend):
 
 def test_negative_and_extreme_timestamps():
     signer = Signer(SECRET)
-    for ts in (0, -1, 9, 10, -(2**63), 2**63 - 1):
+    # bf_fmt_i64 switches strategy at 10^8 and 10^16: test both sides of each.
+    edges = [0, 1, 9, 10, 99, 100, 10**8 - 1, 10**8, 10**8 + 1, 10**16 - 1, 10**16, 10**16 + 7,
+             1700000000, 1700000000456, 10**18, 2**63 - 1, -(2**63), -(2**63) + 1]
+    for ts in edges + [-t for t in edges if t > 0]:
         assert prehash(ts, "GET", "/p") == f"{ts}GET/p".encode()
         assert signer.sign_request(ts, "GET", "/p") == reference.sign(SECRET, f"{ts}GET/p".encode())
     with pytest.raises(OverflowError):
