@@ -125,6 +125,9 @@ class Credentials:
     def __deepcopy__(self, memo):
         raise TypeError("Credentials hold a secret and cannot be pickled or copied")
 
+    def __getstate__(self):
+        raise TypeError("Credentials hold a secret and cannot be pickled or copied")
+
     def rest_headers(self, method: str, path: str, query: str | None = None,
                      body: bytes | str | None = None, *, timestamp_ms: int | None = None,
                      demo: bool = False, locale: str = "en-US") -> dict[str, str]:

@@ -13,7 +13,8 @@ cdef class Signer:
     cdef uint32_t _key_state[16]
 
     # Sign size bytes at data; write the 44 base64 characters to out (no NUL).
-    # data and out are only read/written during the call. Never fails.
+    # data and out are only read/written during the call. Never fails; a
+    # negative size counts as 0.
     cdef void sign_into(self, const unsigned char *data, Py_ssize_t size,
                         char *out) noexcept nogil
 

@@ -117,17 +117,23 @@ cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
 def prehash(long long timestamp, str method not None, str path not None, query=None, body=None):
     """Bitget's prehash bytes: timestamp + METHOD + path + ('?' + query if query) + body.
 
-    ``body`` is the exact bytes (or str) sent on the wire; ``query`` the exact
-    string after ``?`` (empty or None for none).
+    ``body`` is the exact bytes (bytes-like or str) sent on the wire; ``query``
+    the exact str after ``?`` (empty or None for none). Same type rules as
+    :meth:`Signer.sign_request`.
     """
     cdef char ts[BF_I64_MAX_DIGITS]
     cdef Py_ssize_t n = <Py_ssize_t>bf_fmt_i64(timestamp, ts)
+    cdef Py_ssize_t size
     parts = [PyBytes_FromStringAndSize(ts, n), method.encode("ascii"), path.encode("ascii")]
-    if query:
-        parts.append(b"?")
-        parts.append(query.encode("ascii") if isinstance(query, str) else bytes(query))
-    if body:
-        parts.append(body.encode("utf-8") if isinstance(body, str) else bytes(body))
+    if query is not None:
+        if not isinstance(query, str):
+            raise TypeError("query must be str or None")
+        _ascii(<str>query, &size, "query")
+        if size:
+            parts.append(b"?")
+            parts.append((<str>query).encode("ascii"))
+    if body is not None:
+        parts.append(body.encode("utf-8") if isinstance(body, str) else memoryview(body).tobytes())
     return b"".join(parts)
 
 
@@ -143,7 +149,16 @@ cdef class Signer:
     def __cinit__(self, secret):
         cdef Py_buffer view
         if isinstance(secret, str):
-            secret = (<str>secret).encode("utf-8")
+            # UnicodeEncodeError (lone surrogates, e.g. undecodable bytes from
+            # os.environ) carries the whole string: never let it, or a chained
+            # __context__, escape. The error is raised outside the except block.
+            try:
+                secret = (<str>secret).encode("utf-8")
+            except UnicodeError:
+                secret = None
+            if secret is None:
+                raise ConfigurationError("Signer secret is not valid Unicode text "
+                                         "(it contains unpaired surrogates)")
         elif not isinstance(secret, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"Signer secret must be str or bytes, not {type(secret).__name__}")
@@ -168,12 +183,17 @@ cdef class Signer:
     def __copy__(self):
         raise TypeError("Signer holds key material and cannot be pickled or copied")
 
+    def __getstate__(self):
+        raise TypeError("Signer holds key material and cannot be pickled or copied")
+
     def __deepcopy__(self, memo):
         raise TypeError("Signer holds key material and cannot be pickled or copied")
 
     cdef void sign_into(self, const unsigned char *data, Py_ssize_t size,
                         char *out) noexcept nogil:
         cdef uint8_t mac[BF_BASE64_MAC_BUF]
+        if size < 0:  # a C caller's bad length signs the empty message, never reads out of bounds
+            size = 0
         memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
         bf_hmac_sha256(<bf_hmac_key *>self._key_state, data, <size_t>size, mac)
         bf_base64_mac(mac, out)

@@ -103,14 +103,23 @@ static void mac_scalar(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44])
 
 static void (*g_mac)(const uint8_t *, char *) = mac_scalar;
 
+/* Switched by tests while other threads may sign: relaxed atomics (see bf_sha256.c). */
 int bf_base64_select(int simd)
 {
     int use = simd && ssse3_available();
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_store_n(&g_mac, use ? mac_ssse3 : mac_scalar, __ATOMIC_RELAXED);
+#else
     g_mac = use ? mac_ssse3 : mac_scalar;
+#endif
     return use;
 }
 
 void bf_base64_mac(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44])
 {
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_load_n(&g_mac, __ATOMIC_RELAXED)(mac, out);
+#else
     g_mac(mac, out);
+#endif
 }

@@ -319,6 +319,17 @@ static void nested_portable(const bf_sha256_state *inner, const bf_sha256_state 
 
 /* --------------------------------------------------------------- dispatch */
 
+/* The kernel pointers are switched by tests while other threads may sign
+ * (the Cython API runs without the GIL): relaxed atomics make that well
+ * defined, and compile to plain loads and stores. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BF_LOAD(p) __atomic_load_n(&(p), __ATOMIC_RELAXED)
+#define BF_STORE(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
+#else
+#define BF_LOAD(p) (p)
+#define BF_STORE(p, v) ((p) = (v))
+#endif
+
 typedef void (*blocks_fn)(bf_sha256_state *, const uint8_t *, size_t);
 typedef void (*nested_fn)(const bf_sha256_state *, const bf_sha256_state *, uint64_t,
                           const bf_span *, size_t, uint8_t *);
@@ -330,32 +341,32 @@ static bf_sha256_impl g_impl = BF_SHA256_PORTABLE;
 bf_sha256_impl bf_sha256_select(bf_sha256_impl want)
 {
     if (want == BF_SHA256_SHANI && bf_sha256_shani_available()) {
-        g_blocks = bf_sha256_blocks_shani;
-        g_nested = nested_shani;
-        g_impl = BF_SHA256_SHANI;
+        BF_STORE(g_blocks, bf_sha256_blocks_shani);
+        BF_STORE(g_nested, nested_shani);
+        BF_STORE(g_impl, BF_SHA256_SHANI);
     } else {
-        g_blocks = bf_sha256_blocks_portable;
-        g_nested = nested_portable;
-        g_impl = BF_SHA256_PORTABLE;
+        BF_STORE(g_blocks, bf_sha256_blocks_portable);
+        BF_STORE(g_nested, nested_portable);
+        BF_STORE(g_impl, BF_SHA256_PORTABLE);
     }
-    return g_impl;
+    return BF_LOAD(g_impl);
 }
 
 bf_sha256_impl bf_sha256_current(void)
 {
-    return g_impl;
+    return BF_LOAD(g_impl);
 }
 
 void bf_sha256_blocks(bf_sha256_state *st, const uint8_t *data, size_t nblocks)
 {
-    g_blocks(st, data, nblocks);
+    BF_LOAD(g_blocks)(st, data, nblocks);
 }
 
 void bf_sha256_nested(const bf_sha256_state *inner, const bf_sha256_state *outer,
                       uint64_t prefix_len, const bf_span *parts, size_t nparts,
                       uint8_t out[BF_SHA256_DIGEST])
 {
-    g_nested(inner, outer, prefix_len, parts, nparts, out);
+    BF_LOAD(g_nested)(inner, outer, prefix_len, parts, nparts, out);
 }
 
 /* ------------------------------------------------------------ incremental */
@@ -382,12 +393,12 @@ void bf_sha256_update(bf_sha256_ctx *ctx, const uint8_t *data, size_t len)
         len -= take;
         if (ctx->buflen < BF_SHA256_BLOCK)
             return;
-        g_blocks(&ctx->st, ctx->buf, 1);
+        bf_sha256_blocks(&ctx->st, ctx->buf, 1);
         ctx->buflen = 0;
     }
     if (len >= BF_SHA256_BLOCK) {
         size_t n = len / BF_SHA256_BLOCK;
-        g_blocks(&ctx->st, data, n);
+        bf_sha256_blocks(&ctx->st, data, n);
         data += n * BF_SHA256_BLOCK;
         len -= n * BF_SHA256_BLOCK;
     }
@@ -405,13 +416,13 @@ void bf_sha256_final(bf_sha256_ctx *ctx, uint8_t out[BF_SHA256_DIGEST])
     ctx->buf[n++] = 0x80;
     if (n > BF_SHA256_BLOCK - 8) {
         memset(ctx->buf + n, 0, BF_SHA256_BLOCK - n);
-        g_blocks(&ctx->st, ctx->buf, 1);
+        bf_sha256_blocks(&ctx->st, ctx->buf, 1);
         n = 0;
     }
     memset(ctx->buf + n, 0, BF_SHA256_BLOCK - 8 - n);
     for (i = 0; i < 8; i++)
         ctx->buf[BF_SHA256_BLOCK - 1 - i] = (uint8_t)(bits >> (8 * i));
-    g_blocks(&ctx->st, ctx->buf, 1);
+    bf_sha256_blocks(&ctx->st, ctx->buf, 1);
     for (i = 0; i < 8; i++)
         store_be32(out + 4 * i, ctx->st.h[i]);
 }

@@ -17,3 +17,10 @@ def sign_parts(Signer signer, long long ts, bytes method, bytes path, bytes quer
 
 def signature_len():
     return SIGNATURE_LEN
+
+
+def sign_negative_size(Signer signer):
+    # A bad length from C code must not read out of bounds: it signs b"".
+    cdef char out[SIGNATURE_LEN]
+    signer.sign_into(b"", -1, out)
+    return out[:SIGNATURE_LEN]

@@ -51,3 +51,4 @@ def test_cython_user_signs_through_the_pxd(cimport_user):
     assert cimport_user.sign_raw(signer, b"1700000000GET/user/verify") == \
         b"372i1AlkniuN4UVVi44ATebolLQMP+hcA2qAsUrNSyc="
     assert cimport_user.signature_len() == 44
+    assert cimport_user.sign_negative_size(signer).decode() == signer.sign(b"")

@@ -156,3 +156,31 @@ def test_credentials_attributes_are_read_only(creds):
         creds.api_key = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         creds.secret = "other"  # type: ignore[attr-defined]
+
+
+def test_undecodable_secret_never_appears_in_the_error():
+    # os.environ decodes non-UTF-8 bytes with surrogateescape: a lone surrogate
+    # makes str.encode fail, and UnicodeEncodeError would carry the whole secret.
+    secret = "TOPSECRET\udce9xyz"
+    for make in (lambda: Credentials(API_KEY, secret, PASSPHRASE), lambda: Signer(secret)):
+        with pytest.raises(ConfigurationError, match="not valid Unicode") as info:
+            make()
+        err = info.value
+        assert err.__cause__ is None and err.__context__ is None
+        text = str(err) + repr(err) + repr(err.args)
+        assert "TOPSECRET" not in text
+
+
+def test_undecodable_secret_from_env(monkeypatch):
+    monkeypatch.setenv(ENV_API_KEY, API_KEY)
+    monkeypatch.setenv(ENV_SECRET_KEY, "TOPSECRET\udce9xyz")
+    monkeypatch.setenv(ENV_PASSPHRASE, PASSPHRASE)
+    with pytest.raises(ConfigurationError) as info:
+        Credentials.from_env()
+    assert info.value.__context__ is None and "TOPSECRET" not in repr(info.value)
+
+
+def test_getstate_is_refused(creds):
+    for obj in (creds, creds.signer):
+        with pytest.raises(TypeError, match="cannot be pickled"):
+            obj.__getstate__()

@@ -210,3 +210,15 @@ def test_none_and_non_str_parts_raise_type_error():
 
     with pytest.raises(TypeError, match="expected str, got S"):
         signer.sign_request(1, S("GET"), "/p")
+
+
+def test_prehash_has_the_same_type_rules_as_sign_request():
+    with pytest.raises(TypeError, match="query must be str"):
+        prehash(1, "GET", "/p", b"a=b")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        prehash(1, "GET", "/p", None, 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="query must be ASCII"):
+        prehash(1, "GET", "/p", "a=é")
+    assert prehash(1, "POST", "/p", None, bytearray(b"{}")) == b"1POST/p{}"
+    assert prehash(1, "POST", "/p", None, memoryview(b"{}")) == b"1POST/p{}"
+    assert prehash(1, "POST", "/p", None, "{}") == b"1POST/p{}"
