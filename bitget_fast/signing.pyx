@@ -1,8 +1,9 @@
 # cython: binding=False
 """Bitget request signing: base64(HMAC-SHA256(secret, prehash)).
 
-The SHA-256 kernel is chosen once at import: SHA-NI where the CPU has it,
-portable C otherwise. ``BITGET_FAST_SHA256=portable`` forces the portable one.
+The kernels are chosen once at import: SHA-NI SHA-256 and SSSE3 base64 where the
+CPU has them, portable C otherwise. ``BITGET_FAST_SHA256=portable`` forces the
+portable ones.
 """
 import os
 
@@ -13,11 +14,10 @@ from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint32_t
 
 from bitget_fast._c cimport (
-    BF_BASE64_MAC_BUF, BF_SHA256_DIGEST, BF_SHA256_PORTABLE, BF_SHA256_SHANI, bf_base64_encode,
-    bf_base64_mac, bf_base64_select,
-    bf_hmac_key_clear, bf_hmac_key_init, bf_hmac_sha256, bf_hmac_sha256_parts, bf_span,
-    bf_sha256, bf_sha256_current, bf_fmt_i64, BF_I64_MAX_DIGITS,
-    bf_sha256_select, bf_sha256_shani_available, BF_BASE64_LEN, bf_hmac_key,
+    BF_BASE64_LEN, BF_BASE64_MAC_BUF, BF_I64_MAX_DIGITS, BF_SHA256_PORTABLE, BF_SHA256_SHANI,
+    bf_base64_encode, bf_base64_mac, bf_base64_select, bf_fmt_i64, bf_hmac_key,
+    bf_hmac_key_clear, bf_hmac_key_init, bf_hmac_sha256, bf_hmac_sha256_parts, bf_sha256,
+    bf_sha256_current, bf_sha256_select, bf_sha256_shani_available, bf_span,
 )
 
 from bitget_fast.errors import ConfigurationError
