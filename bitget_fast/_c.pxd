@@ -4,8 +4,6 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "bf_sha256.h" nogil:
-    enum: BF_SHA256_BLOCK
-    enum: BF_SHA256_DIGEST
 
     ctypedef enum bf_sha256_impl:
         BF_SHA256_PORTABLE
@@ -22,7 +20,6 @@ cdef extern from "bf_sha256.h" nogil:
     bf_sha256_impl bf_sha256_select(bf_sha256_impl want)
     bf_sha256_impl bf_sha256_current()
     void bf_sha256(const uint8_t *data, size_t len, uint8_t *out)
-    void bf_secure_zero(void *p, size_t n)
 
 
 cdef extern from "bf_hmac.h" nogil:
@@ -39,7 +36,6 @@ cdef extern from "bf_hmac.h" nogil:
 
 cdef extern from "bf_base64.h" nogil:
     size_t BF_BASE64_LEN(size_t n)
-    enum: BF_BASE64_MAC_BUF
     size_t bf_base64_encode(const uint8_t *inp, size_t len, char *out)
     void bf_base64_mac(const uint8_t *mac, char *out)
     int bf_base64_select(int simd)

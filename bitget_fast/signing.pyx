@@ -10,11 +10,10 @@ import os
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
-from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint32_t
 
 from bitget_fast._c cimport (
-    BF_BASE64_LEN, BF_BASE64_MAC_BUF, BF_I64_MAX_DIGITS, BF_SHA256_PORTABLE, BF_SHA256_SHANI,
+    BF_BASE64_LEN, BF_I64_MAX_DIGITS, BF_SHA256_PORTABLE, BF_SHA256_SHANI,
     bf_base64_encode, bf_base64_mac, bf_base64_select, bf_fmt_i64, bf_hmac_key,
     bf_hmac_key_clear, bf_hmac_key_init, bf_hmac_sha256, bf_hmac_sha256_parts, bf_sha256,
     bf_sha256_current, bf_sha256_select, bf_sha256_shani_available, bf_span,
@@ -191,10 +190,9 @@ cdef class Signer:
 
     cdef void sign_into(self, const unsigned char *data, Py_ssize_t size,
                         char *out) noexcept nogil:
-        cdef uint8_t mac[BF_BASE64_MAC_BUF]
+        cdef uint8_t mac[32]
         if size < 0:  # a C caller's bad length signs the empty message, never reads out of bounds
             size = 0
-        memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
         bf_hmac_sha256(<bf_hmac_key *>self._key_state, data, <size_t>size, mac)
         bf_base64_mac(mac, out)
 
@@ -207,7 +205,7 @@ cdef class Signer:
         # The prehash is hashed from its parts in place: nothing is concatenated.
         cdef bf_span parts[6]
         cdef size_t n = 0
-        cdef uint8_t mac[BF_BASE64_MAC_BUF]
+        cdef uint8_t mac[32]
         cdef char ts[BF_I64_MAX_DIGITS]
         parts[0].ptr = <const uint8_t *>ts
         parts[0].len = <size_t>bf_fmt_i64(timestamp, ts)
@@ -226,7 +224,6 @@ cdef class Signer:
             parts[n].ptr = <const uint8_t *>body
             parts[n].len = <size_t>body_len
             n += 1
-        memset(mac + 32, 0, BF_BASE64_MAC_BUF - 32)
         bf_hmac_sha256_parts(<bf_hmac_key *>self._key_state, parts, n, mac)
         bf_base64_mac(mac, out)
 

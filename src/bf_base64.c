@@ -1,5 +1,6 @@
 /* Standard base64 encoding with padding. */
 #include "bf_base64.h"
+#include "bf_atomic.h"
 
 #include <string.h>
 
@@ -63,7 +64,7 @@ __attribute__((target("ssse3"))) static inline __m128i enc12(__m128i in)
     return _mm_add_epi8(idx, _mm_shuffle_epi8(offsets, cls));
 }
 
-__attribute__((target("ssse3"))) static void mac_ssse3(const uint8_t mac[BF_BASE64_MAC_BUF],
+__attribute__((target("ssse3"))) static void mac_ssse3(const uint8_t mac[32],
                                                          char out[44])
 {
     char last[16];
@@ -71,10 +72,12 @@ __attribute__((target("ssse3"))) static void mac_ssse3(const uint8_t mac[BF_BASE
                      enc12(_mm_loadu_si128((const __m128i *)(const void *)mac)));
     _mm_storeu_si128((__m128i *)(void *)(out + 16),
                      enc12(_mm_loadu_si128((const __m128i *)(const void *)(mac + 12))));
-    /* bytes 24..35: the last group is (30, 31, 0), whose first three characters
-     * are those of the 2-byte tail; the fourth becomes the padding. */
+    /* Bytes 24..31 then zeros (load 16..31, shift right 8 bytes: never reads
+     * past the MAC). The last group is (30, 31, 0), whose first three
+     * characters are those of the 2-byte tail; the fourth becomes the padding. */
     _mm_storeu_si128((__m128i *)(void *)last,
-                     enc12(_mm_loadu_si128((const __m128i *)(const void *)(mac + 24))));
+                     enc12(_mm_srli_si128(
+                         _mm_loadu_si128((const __m128i *)(const void *)(mac + 16)), 8)));
     memcpy(out + 32, last, 11);
     out[43] = '=';
 }
@@ -85,7 +88,7 @@ static int ssse3_available(void)
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9));
 }
 #else
-static void mac_ssse3(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44])
+static void mac_ssse3(const uint8_t mac[32], char out[44])
 {
     bf_base64_encode(mac, 32, out);
 }
@@ -96,30 +99,21 @@ static int ssse3_available(void)
 }
 #endif
 
-static void mac_scalar(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44])
+static void mac_scalar(const uint8_t mac[32], char out[44])
 {
     bf_base64_encode(mac, 32, out);
 }
 
 static void (*g_mac)(const uint8_t *, char *) = mac_scalar;
 
-/* Switched by tests while other threads may sign: relaxed atomics (see bf_sha256.c). */
 int bf_base64_select(int simd)
 {
     int use = simd && ssse3_available();
-#if defined(__GNUC__) || defined(__clang__)
-    __atomic_store_n(&g_mac, use ? mac_ssse3 : mac_scalar, __ATOMIC_RELAXED);
-#else
-    g_mac = use ? mac_ssse3 : mac_scalar;
-#endif
+    BF_STORE(g_mac, use ? mac_ssse3 : mac_scalar);
     return use;
 }
 
-void bf_base64_mac(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44])
+void bf_base64_mac(const uint8_t mac[32], char out[44])
 {
-#if defined(__GNUC__) || defined(__clang__)
-    __atomic_load_n(&g_mac, __ATOMIC_RELAXED)(mac, out);
-#else
-    g_mac(mac, out);
-#endif
+    BF_LOAD(g_mac)(mac, out);
 }

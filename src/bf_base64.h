@@ -14,10 +14,8 @@ size_t bf_base64_encode(const uint8_t *in, size_t len, char *out);
 
 
 /* Base64 of a 32-byte MAC: 44 characters (43 + one '=') written to out.
- * Uses SSSE3 when bf_base64_select(1) chose it. mac is a 48-byte buffer whose
- * bytes 32..47 are zero (the vector path reads them; they never reach out). */
-#define BF_BASE64_MAC_BUF 48
-void bf_base64_mac(const uint8_t mac[BF_BASE64_MAC_BUF], char out[44]);
+ * Uses SSSE3 when bf_base64_select(1) chose it; reads exactly mac[0..31]. */
+void bf_base64_mac(const uint8_t mac[32], char out[44]);
 
 /* 1: SSSE3 path if this CPU has it, 0: scalar. Returns 1 if SSSE3 is now used. */
 int bf_base64_select(int simd);

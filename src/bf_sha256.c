@@ -1,5 +1,6 @@
 /* SHA-256 (FIPS 180-4): portable C99 and x86 SHA-NI, chosen at run time. */
 #include "bf_sha256.h"
+#include "bf_atomic.h"
 
 #include <string.h>
 
@@ -319,16 +320,6 @@ static void nested_portable(const bf_sha256_state *inner, const bf_sha256_state 
 
 /* --------------------------------------------------------------- dispatch */
 
-/* The kernel pointers are switched by tests while other threads may sign
- * (the Cython API runs without the GIL): relaxed atomics make that well
- * defined, and compile to plain loads and stores. */
-#if defined(__GNUC__) || defined(__clang__)
-#define BF_LOAD(p) __atomic_load_n(&(p), __ATOMIC_RELAXED)
-#define BF_STORE(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
-#else
-#define BF_LOAD(p) (p)
-#define BF_STORE(p, v) ((p) = (v))
-#endif
 
 typedef void (*blocks_fn)(bf_sha256_state *, const uint8_t *, size_t);
 typedef void (*nested_fn)(const bf_sha256_state *, const bf_sha256_state *, uint64_t,
