@@ -1,0 +1,142 @@
+"""Contract specifications of the simulated exchange, and exact decimal <-> integer helpers.
+
+Prices and sizes inside the simulator are integers in units of the contract's last
+decimal (``10**-pricePlace``, ``10**-volumePlace``), exactly like the client's book;
+money (balances, fees, PnL) is :class:`decimal.Decimal`, exact, rounded only when shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+__all__ = ["ContractSpec", "DEFAULT_CONTRACTS", "contract_for", "parse_units", "fmt_units",
+           "money", "PRODUCT_TYPE", "MARGIN_COIN"]
+
+PRODUCT_TYPE = "USDT-FUTURES"
+MARGIN_COIN = "USDT"
+_EIGHT = Decimal("1e-8")
+
+
+def parse_units(text: str, places: int) -> int | None:
+    """'123.45' at 3 places -> 123450; None when not a plain non-negative decimal or too many decimals."""
+    if not isinstance(text, str) or not text or len(text) > 40:
+        return None
+    whole, dot, frac = text.partition(".")
+    if not whole.isdigit() or not whole.isascii():
+        return None
+    if dot:
+        if not frac or not frac.isdigit() or not frac.isascii():
+            return None
+        frac = frac.rstrip("0")
+        if len(frac) > places:
+            return None
+    return int(whole) * 10 ** places + (int(frac.ljust(places, "0")) if frac else 0)
+
+
+def fmt_units(n: int, places: int) -> str:
+    """123450 at 3 places -> '123.450' (always exactly ``places`` decimals, as Bitget prints them)."""
+    if places == 0:
+        return str(n)
+    sign = "-" if n < 0 else ""
+    q, r = divmod(abs(n), 10 ** places)
+    return f"{sign}{q}.{r:0{places}d}"
+
+
+def money(d: Decimal) -> str:
+    """A money amount as Bitget shows balances: 8 decimals, no exponent."""
+    return format(d.quantize(_EIGHT), "f")
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """One USDT-M perpetual as ``/api/v2/mix/market/contracts`` describes it."""
+
+    symbol: str
+    base_coin: str
+    price_place: int
+    price_end_step: int
+    volume_place: int
+    size_multiplier: str
+    min_trade_num: str
+    start_price: str
+    min_trade_usdt: str = "5"
+    maker_fee_rate: str = "0.0002"
+    taker_fee_rate: str = "0.0006"
+    min_lever: int = 1
+    max_lever: int = 125
+    fund_interval_h: int = 8
+    max_order_qty: str = "1000000"
+    max_market_order_qty: str = "100000"
+    keep_margin_rate: str = "0.004"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tick(self) -> int:
+        """Price step in price units (priceEndStep)."""
+        return self.price_end_step
+
+    @property
+    def lot(self) -> int:
+        """Size step in size units (sizeMultiplier)."""
+        lot = parse_units(self.size_multiplier, self.volume_place)
+        assert lot, self.size_multiplier
+        return lot
+
+    def price_str(self, units: int) -> str:
+        """Price units -> Bitget string."""
+        return fmt_units(units, self.price_place)
+
+    def size_str(self, units: int) -> str:
+        """Size units -> Bitget string."""
+        return fmt_units(units, self.volume_place)
+
+    def notional(self, price_units: int, size_units: int) -> Decimal:
+        """price x size in USDT, exact."""
+        return Decimal(price_units * size_units).scaleb(-(self.price_place + self.volume_place))
+
+    def price_dec(self, units: int) -> Decimal:
+        """Price units -> Decimal."""
+        return Decimal(units).scaleb(-self.price_place)
+
+    def size_dec(self, units: int) -> Decimal:
+        """Size units -> Decimal."""
+        return Decimal(units).scaleb(-self.volume_place)
+
+    def as_rest(self) -> dict[str, object]:
+        """The contracts endpoint row."""
+        return {
+            "symbol": self.symbol, "baseCoin": self.base_coin, "quoteCoin": "USDT",
+            "buyLimitPriceRatio": "0.05", "sellLimitPriceRatio": "0.05", "feeRateUpRatio": "0.005",
+            "makerFeeRate": self.maker_fee_rate, "takerFeeRate": self.taker_fee_rate,
+            "openCostUpRatio": "0.01", "supportMarginCoins": ["USDT"],
+            "minTradeNum": self.min_trade_num, "priceEndStep": str(self.price_end_step),
+            "volumePlace": str(self.volume_place), "pricePlace": str(self.price_place),
+            "sizeMultiplier": self.size_multiplier, "symbolType": "perpetual",
+            "minTradeUSDT": self.min_trade_usdt, "maxSymbolOrderNum": "200",
+            "maxProductOrderNum": "400", "maxPositionNum": "150", "symbolStatus": "normal",
+            "offTime": "-1", "limitOpenTime": "-1", "deliveryTime": "", "deliveryStartTime": "",
+            "deliveryPeriod": "", "launchTime": "", "fundInterval": str(self.fund_interval_h),
+            "minLever": str(self.min_lever), "maxLever": str(self.max_lever), "posLimit": "0.05",
+            "maintainTime": "", "maxMarketOrderQty": self.max_market_order_qty,
+            "maxOrderQty": self.max_order_qty, "isRwa": "NO", **self.extra,
+        }
+
+
+DEFAULT_CONTRACTS: dict[str, ContractSpec] = {c.symbol: c for c in [
+    ContractSpec("BTCUSDT", "BTC", 1, 1, 4, "0.0001", "0.0001", "60000.0"),
+    ContractSpec("ETHUSDT", "ETH", 2, 1, 2, "0.01", "0.01", "3000.00"),
+    # priceEndStep 5: prices are multiples of 0.005, the case hummingbot gets wrong.
+    ContractSpec("SOLUSDT", "SOL", 3, 5, 1, "0.1", "0.1", "150.000", max_lever=100),
+    ContractSpec("XRPUSDT", "XRP", 4, 1, 0, "1", "1", "0.5000", max_lever=100),
+]}
+
+
+def contract_for(symbol: str) -> ContractSpec:
+    """The default contract of ``symbol``; unknown ``XXXUSDT`` symbols get a generic 4-decimal spec."""
+    symbol = symbol.upper()
+    if symbol in DEFAULT_CONTRACTS:
+        return DEFAULT_CONTRACTS[symbol]
+    if not symbol.endswith("USDT") or len(symbol) < 5 or not symbol.isalnum():
+        raise ValueError(f"simulator symbols are USDT-M perpetuals like 'BTCUSDT', not {symbol!r}")
+    return ContractSpec(symbol, symbol[:-4], 4, 1, 1, "0.1", "0.1", "10.0000", max_lever=50)

@@ -1,0 +1,616 @@
+"""The simulator's WebSocket side on picows: ``/v2/ws/public`` and ``/v2/ws/private``.
+
+Implements :class:`~bitget_fast.sim.engine.EngineListener`: book changes become ``books``
+updates (seq +1 per change, checksum of the top 25 from :func:`reference.checksum`),
+``books1/5/15`` snapshots when their levels change, ``trade`` and ``ticker`` pushes, and
+private ``orders``/``fill``/``positions``/``account`` pushes for logged-in connections.
+Bitget's limits are enforced: 10 inbound messages/s per connection (more closes it),
+240 subscribe requests per hour and 1000 channels per connection, requests <= 4096 bytes,
+100 connections per IP, and no ``ping`` for ``idle_timeout_s`` closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections import deque
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
+
+from . import reference
+from .contracts import PRODUCT_TYPE
+from .engine import Account, Market, SimError
+
+if TYPE_CHECKING:
+    from .server import Simulator
+
+__all__ = ["WsHub", "Conn", "BOOK_CHANNELS", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
+
+_log = logging.getLogger("bitget_fast.sim.ws")
+
+BOOK_CHANNELS = {"books": 0, "books1": 1, "books5": 5, "books15": 15}
+PUBLIC_CHANNELS = frozenset(BOOK_CHANNELS) | {"trade", "ticker"}
+PRIVATE_CHANNELS = frozenset({"orders", "fill", "positions", "account"})
+CHECKSUM_DEPTH = 25
+SNAPSHOT_DEPTH = 400           # levels per side in a books snapshot (UNCERTAIN on Bitget: "full")
+MAX_IN_PER_S = 10
+MAX_SUBSCRIBES_PER_H = 240
+MAX_CHANNELS = 1000
+MAX_REQUEST_BYTES = 4096
+MAX_CONNS_PER_IP = 100
+TRADE_SNAPSHOT = 50
+# WS login: accept seconds (what clients send) or milliseconds (the doc's prose); 30 s window.
+LOGIN_WINDOW_S = 30
+
+
+class _MarketFeed:
+    """Per-symbol push state: subscribers, level-string cache, last checksum, book faults."""
+
+    __slots__ = ("market", "subs", "bid_lv", "ask_lv", "last_cs", "last_top", "corrupt",
+                 "skip_top", "skip_deep", "ticker_dirty", "arg_cache")
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.subs: dict[str, set[Conn]] = {ch: set() for ch in PUBLIC_CHANNELS}
+        self.bid_lv: dict[int, tuple[str, str]] = {}
+        self.ask_lv: dict[int, tuple[str, str]] = {}
+        self.last_cs = 0
+        self.last_top: dict[str, bytes] = {}
+        self.corrupt = 0
+        self.skip_top = 0
+        self.skip_deep = 0
+        self.ticker_dirty = True
+        self.arg_cache = {ch: b'{"instType":"USDT-FUTURES","channel":"%s","instId":"%s"}'
+                          % (ch.encode(), market.symbol.encode()) for ch in PUBLIC_CHANNELS}
+
+    def rebuild(self) -> None:
+        """Rebuild the level-string caches from the matching book."""
+        m = self.market
+        spec = m.spec
+        self.bid_lv = {p: (spec.price_str(p), spec.size_str(lv[0])) for p, lv in m.bids.levels.items()}
+        self.ask_lv = {p: (spec.price_str(p), spec.size_str(lv[0])) for p, lv in m.asks.levels.items()}
+        self.last_cs = self.checksum()
+
+    def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        m = self.market
+        bl, al = self.bid_lv, self.ask_lv
+        return [bl[p] for p in m.bids.top(n)], [al[p] for p in m.asks.top(n)]
+
+    def checksum(self, depth: int = CHECKSUM_DEPTH) -> int:
+        b, a = self.top(depth)
+        return reference.checksum(b, a)
+
+
+def _levels_json(levels: list[tuple[str, str]]) -> bytes:
+    if not levels:
+        return b"[]"
+    return ("[" + ",".join([f'["{p}","{s}"]' for p, s in levels]) + "]").encode()
+
+
+class Conn(WSListener):  # type: ignore[misc]
+    """One WebSocket connection (public or private)."""
+
+    def __init__(self, hub: "WsHub", private: bool) -> None:
+        super().__init__()
+        self.hub = hub
+        self.private = private
+        self.transport: WSTransport | None = None
+        self.peer = ""
+        self.inbound: deque[float] = deque()
+        self.subscribe_times: deque[float] = deque()
+        self.channels: set[tuple[str, str]] = set()
+        self.account: Account | None = None
+        self.priv_args: dict[str, set[str]] = {}     # channel -> instIds ("default" or symbols)
+        self.last_ping = time.monotonic()
+        self.backlog: list[bytes] | None = None
+
+    # picows callbacks -------------------------------------------------------
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        peer = transport.underlying_transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else "?"
+        if not self.hub.admit(self):
+            self.send_json({"event": "error", "code": 30007,
+                            "msg": "Too many connections from this IP, connection closed"})
+            transport.disconnect()
+            return
+        self.hub.conns.add(self)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.hub.forget(self)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+            return
+        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return
+        now = time.monotonic()
+        q = self.inbound
+        q.append(now)
+        while q and now - q[0] > 1.0:
+            q.popleft()
+        if len(q) > MAX_IN_PER_S:
+            self.send_json({"event": "error", "code": 30006,
+                            "msg": "Too many requests: over 10 messages per second, connection closed"})
+            transport.disconnect()
+            return
+        data = frame.get_payload_as_bytes()
+        if data == b"ping":
+            self.last_ping = now
+            self.send_raw(b"pong")
+            return
+        if len(data) > MAX_REQUEST_BYTES:
+            self.error(30002, f"Request too long: {len(data)} bytes > {MAX_REQUEST_BYTES}")
+            return
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.error(30002, "Illegal request: not JSON")
+            return
+        if not isinstance(msg, dict):
+            self.error(30002, "Illegal request")
+            return
+        op = msg.get("op")
+        args = msg.get("args")
+        if op in ("subscribe", "unsubscribe"):
+            self.on_subscribe(op, args)
+        elif op == "login" and self.private:
+            self.hub.login(self, args)
+        elif op == "trade" and self.private:
+            self.hub.trade(self, args)
+        else:
+            self.error(30003, f"Invalid op: {op!r}")
+
+    # sending ------------------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        """Send one text frame (or queue it while the connection is stalled by a fault)."""
+        if self.backlog is not None:
+            self.backlog.append(data)
+            return
+        t = self.transport
+        if t is not None and not t.is_disconnected:
+            t.send(WSMsgType.TEXT, data)
+
+    def send_json(self, obj: Any) -> None:
+        self.send_raw(orjson.dumps(obj))
+
+    def error(self, code: int, msg: str, arg: Any = None) -> None:
+        obj: dict[str, Any] = {"event": "error", "code": code, "msg": msg}
+        if arg is not None:
+            obj["arg"] = arg
+        self.send_json(obj)
+
+    def stall(self, seconds: float) -> None:
+        """Hold every push for ``seconds``, then deliver them in order."""
+        if self.backlog is None:
+            self.backlog = []
+
+        def resume() -> None:
+            backlog, self.backlog = self.backlog or [], None
+            for data in backlog:
+                self.send_raw(data)
+
+        asyncio.get_running_loop().call_later(seconds, resume)
+
+    # subscriptions ------------------------------------------------------------
+    def on_subscribe(self, op: str, args: Any) -> None:
+        if not isinstance(args, list) or not args:
+            self.error(30016, "Param error: args must be a non-empty list")
+            return
+        if op == "subscribe":
+            now = time.monotonic()
+            st = self.subscribe_times
+            while st and now - st[0] > 3600:
+                st.popleft()
+            if len(st) >= MAX_SUBSCRIBES_PER_H:
+                self.error(30007, "Subscribe requests over 240 per hour, connection closed")
+                if self.transport is not None:
+                    self.transport.disconnect()
+                return
+            st.append(now)
+        for arg in args:
+            if not isinstance(arg, dict):
+                self.error(30016, "Param error: each arg must be an object")
+                continue
+            if self.private:
+                self.hub.private_subscribe(self, op, arg)
+            else:
+                self.hub.public_subscribe(self, op, arg)
+
+
+class WsHub:
+    """Every WebSocket connection of one simulator, and the engine's listener."""
+
+    def __init__(self, sim: "Simulator") -> None:
+        self.sim = sim
+        self.engine = sim.engine
+        self.feeds = {s: _MarketFeed(m) for s, m in sim.engine.markets.items()}
+        self.conns: set[Conn] = set()
+        self.by_account: dict[str, set[Conn]] = {}
+        self.attempts: dict[str, deque[float]] = {}
+        self.defer_private = True
+        self.idle_timeout_s = sim.ws_idle_timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.books_sent = 0
+
+    def rebuild(self) -> None:
+        """Level caches from the current books (after seeding)."""
+        for f in self.feeds.values():
+            f.rebuild()
+
+    def factory(self, request: WSUpgradeRequest) -> Conn | None:
+        """picows listener factory: routes by path."""
+        path = request.path.split(b"?", 1)[0]
+        if path == b"/v2/ws/public":
+            return Conn(self, False)
+        if path == b"/v2/ws/private":
+            return Conn(self, True)
+        return None
+
+    def admit(self, conn: Conn) -> bool:
+        """Bitget's per-IP limits: 100 concurrent connections, 300 attempts per 5 minutes."""
+        now = time.monotonic()
+        q = self.attempts.setdefault(conn.peer, deque())
+        q.append(now)
+        while q and now - q[0] > 300:
+            q.popleft()
+        if len(q) > 300:
+            return False
+        return sum(1 for c in self.conns if c.peer == conn.peer) < MAX_CONNS_PER_IP
+
+    def forget(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+        for key in conn.channels:
+            f = self.feeds.get(key[1])
+            if f is not None:
+                f.subs[key[0]].discard(conn)
+        conn.channels.clear()
+        if conn.account is not None:
+            s = self.by_account.get(conn.account.api_key)
+            if s is not None:
+                s.discard(conn)
+
+    def select(self, which: str) -> list[Conn]:
+        """Connections of a kind: public, private or all."""
+        if which not in ("public", "private", "all"):
+            raise ValueError("which must be 'public', 'private' or 'all'")
+        return [c for c in self.conns if which == "all" or c.private == (which == "private")]
+
+    def sweep(self) -> None:
+        """Close connections that sent no ping within the idle timeout; push due tickers."""
+        now = time.monotonic()
+        for c in list(self.conns):
+            if now - c.last_ping > self.idle_timeout_s and c.transport is not None:
+                c.error(30008, "No ping received, connection closed")
+                c.transport.disconnect()
+        for f in self.feeds.values():
+            if f.ticker_dirty and f.subs["ticker"]:
+                f.ticker_dirty = False
+                self._push(f, "ticker", self.ticker_msg(f))
+
+    # public -------------------------------------------------------------------
+    def public_subscribe(self, conn: Conn, op: str, arg: dict[str, Any]) -> None:
+        ch = arg.get("channel")
+        inst = str(arg.get("instId") or "").upper()
+        itype = str(arg.get("instType") or "").upper()
+        f = self.feeds.get(inst)
+        if itype != PRODUCT_TYPE or ch not in PUBLIC_CHANNELS or f is None:
+            conn.error(30001, f"instType:{arg.get('instType')},channel:{ch},"
+                       f"instId:{arg.get('instId')} doesn't exist", arg)
+            return
+        key = (ch, inst)
+        ack_arg = {"instType": PRODUCT_TYPE, "channel": ch, "instId": inst}
+        if op == "unsubscribe":
+            conn.channels.discard(key)
+            f.subs[ch].discard(conn)
+            conn.send_json({"event": "unsubscribe", "arg": ack_arg})
+            return
+        if key not in conn.channels and len(conn.channels) >= MAX_CHANNELS:
+            conn.error(30002, "Over 1000 channels on this connection", arg)
+            return
+        conn.channels.add(key)
+        f.subs[ch].add(conn)
+        conn.send_json({"event": "subscribe", "arg": ack_arg})
+        if ch == "books":
+            f.last_cs = f.checksum()
+            conn.send_raw(self.books_snapshot(f))
+        elif ch in BOOK_CHANNELS:
+            conn.send_raw(self.depth_msg(f, ch, BOOK_CHANNELS[ch]))
+        elif ch == "trade":
+            trades = list(f.market.trades)[-TRADE_SNAPSHOT:]
+            conn.send_raw(self.trade_msg(f, trades))
+        elif ch == "ticker":
+            conn.send_raw(self.ticker_msg(f))
+
+    def books_snapshot(self, f: _MarketFeed) -> bytes:
+        m = f.market
+        b, a = f.top(SNAPSHOT_DEPTH)
+        now = self.engine.now_ms()
+        cs = reference.checksum(b[:CHECKSUM_DEPTH], a[:CHECKSUM_DEPTH])
+        return (b'{"action":"snapshot","arg":%s,"data":[{"asks":%s,"bids":%s,"checksum":%d,'
+                b'"seq":%d,"ts":"%d"}],"ts":%d}' % (f.arg_cache["books"], _levels_json(a),
+                                                     _levels_json(b), cs, m.seq, now, now))
+
+    def depth_msg(self, f: _MarketFeed, ch: str, n: int) -> bytes:
+        b, a = f.top(n)
+        now = self.engine.now_ms()
+        return (b'{"action":"snapshot","arg":%s,"data":[{"asks":%s,"bids":%s,"checksum":%d,'
+                b'"seq":%d,"ts":"%d"}],"ts":%d}' % (f.arg_cache[ch], _levels_json(a),
+                                                     _levels_json(b), reference.checksum(b, a),
+                                                     f.market.seq, now, now))
+
+    def trade_msg(self, f: _MarketFeed, trades: list[tuple[str, int, int, str, int]]) -> bytes:
+        spec = f.market.spec
+        rows = ",".join([f'{{"ts":"{ts}","price":"{spec.price_str(p)}","size":"{spec.size_str(q)}",'
+                         f'"side":"{side}","tradeId":"{tid}"}}'
+                         for tid, p, q, side, ts in reversed(trades)])
+        now = self.engine.now_ms()
+        return b'{"action":"snapshot","arg":%s,"data":[%s],"ts":%d}' % (
+            f.arg_cache["trade"], rows.encode(), now)
+
+    def ticker_row(self, m: Market) -> dict[str, Any]:
+        """The ticker fields shared by the WS channel and the REST tickers."""
+        spec = m.spec
+        bb, ba = m.best_bid(), m.best_ask()
+        now = self.engine.now_ms()
+        chg = (spec.price_dec(m.last) - spec.price_dec(m.open_24h)) / spec.price_dec(m.open_24h)
+        return {
+            "instId": m.symbol, "symbol": m.symbol, "lastPr": spec.price_str(m.last),
+            "bidPr": spec.price_str(bb) if bb else "", "askPr": spec.price_str(ba) if ba else "",
+            "bidSz": spec.size_str(m.level_size(True, bb)) if bb else "",
+            "askSz": spec.size_str(m.level_size(False, ba)) if ba else "",
+            "open24h": spec.price_str(m.open_24h), "high24h": spec.price_str(m.high_24h),
+            "low24h": spec.price_str(m.low_24h), "change24h": format(chg.quantize(_CHG), "f"),
+            "fundingRate": format(m.funding_rate, "f"), "nextFundingTime": str(m.next_funding_ms),
+            "markPrice": spec.price_str(m.mark), "indexPrice": spec.price_str(m.index),
+            "holdingAmount": spec.size_str(m.open_interest), "baseVolume": spec.size_str(m.volume_base),
+            "quoteVolume": format(m.volume_quote, "f"), "usdtVolume": format(m.volume_quote, "f"),
+            "openUtc": spec.price_str(m.open_24h), "changeUtc24h": format(chg.quantize(_CHG), "f"),
+            "symbolType": 1, "deliveryPrice": "0", "deliveryStartTime": None,
+            "deliveryTime": None, "deliveryStatus": "", "ts": str(now),
+        }
+
+    def ticker_msg(self, f: _MarketFeed) -> bytes:
+        row = self.ticker_row(f.market)
+        row.pop("usdtVolume")
+        for k in ("deliveryStartTime", "deliveryTime", "deliveryStatus", "changeUtc24h"):
+            row.pop(k)
+        return b'{"action":"snapshot","arg":%s,"data":[%s],"ts":%d}' % (
+            f.arg_cache["ticker"], orjson.dumps(row), self.engine.now_ms())
+
+    def _push(self, f: _MarketFeed, ch: str, data: bytes) -> None:
+        for c in f.subs[ch]:
+            c.send_raw(data)
+
+    # EngineListener -------------------------------------------------------------
+    def on_book(self, market: Market, bids: dict[int, int], asks: dict[int, int]) -> None:
+        f = self.feeds[market.symbol]
+        market.seq += 1
+        f.ticker_dirty = True
+        spec = market.spec
+        ps, ss = spec.price_str, spec.size_str
+        bl, al = f.bid_lv, f.ask_lv
+        ch_b: list[tuple[str, str]] = []
+        ch_a: list[tuple[str, str]] = []
+        for p in sorted(bids, reverse=True):
+            q = bids[p]
+            t = (ps(p), ss(q))
+            ch_b.append(t)
+            if q:
+                bl[p] = t
+            else:
+                bl.pop(p, None)
+        for p in sorted(asks):
+            q = asks[p]
+            t = (ps(p), ss(q))
+            ch_a.append(t)
+            if q:
+                al[p] = t
+            else:
+                al.pop(p, None)
+        subs = f.subs
+        if not (subs["books"] or f.skip_top or f.skip_deep or f.corrupt):
+            f.last_cs = 0       # recomputed lazily when somebody subscribes
+            self._depth_pushes(f)
+            return
+        cs = f.checksum()
+        top_changed = cs != f.last_cs
+        f.last_cs = cs
+        if f.skip_top and top_changed:
+            f.skip_top -= 1
+            _log.info("fault: dropped books update seq %d of %s (top 25 changed)", market.seq,
+                      market.symbol)
+        elif f.skip_deep and not top_changed:
+            f.skip_deep -= 1
+            _log.info("fault: dropped books update seq %d of %s (deep levels only)", market.seq,
+                      market.symbol)
+        elif subs["books"]:
+            if f.corrupt:
+                f.corrupt -= 1
+                cs = ((cs ^ 0x5A5A5A5A) + 0x80000000) % 0x100000000 - 0x80000000
+            now = self.engine.now_ms()
+            data = (b'{"action":"update","arg":%s,"data":[{"asks":%s,"bids":%s,"checksum":%d,'
+                    b'"seq":%d,"ts":"%d"}],"ts":%d}' % (f.arg_cache["books"], _levels_json(ch_a),
+                                                         _levels_json(ch_b), cs, market.seq, now,
+                                                         now))
+            self.books_sent += 1
+            for c in subs["books"]:
+                c.send_raw(data)
+        self._depth_pushes(f)
+
+    def _depth_pushes(self, f: _MarketFeed) -> None:
+        subs = f.subs
+        for ch in ("books1", "books5", "books15"):
+            if subs[ch]:
+                b, a = f.top(BOOK_CHANNELS[ch])
+                key = repr((b, a)).encode()
+                if f.last_top.get(ch) != key:
+                    f.last_top[ch] = key
+                    self._push(f, ch, self.depth_msg(f, ch, BOOK_CHANNELS[ch]))
+
+    def on_trades(self, market: Market, trades: list[tuple[str, int, int, str, int]]) -> None:
+        f = self.feeds[market.symbol]
+        f.ticker_dirty = True
+        self.sim.record_trades(market, trades)
+        if f.subs["trade"]:
+            self._push(f, "trade", self.trade_msg(f, trades))
+
+    def on_private(self, account: Account, events: list[tuple[str, Any]]) -> None:
+        conns = self.by_account.get(account.api_key)
+        if not conns:
+            return
+        msgs = []
+        now = self.engine.now_ms()
+        for ch, payload in events:
+            rows = payload if isinstance(payload, list) else [payload]
+            for c in conns:
+                insts = c.priv_args.get(ch)
+                if not insts:
+                    continue
+                for inst in insts:
+                    if inst == "default":
+                        data = rows
+                    else:
+                        data = [r for r in rows if r.get("instId", r.get("symbol")) == inst]
+                        if not data and ch != "positions":
+                            continue
+                    key = "coin" if ch == "account" else "instId"
+                    msgs.append((c, orjson.dumps({
+                        "action": "snapshot",
+                        "arg": {"instType": PRODUCT_TYPE, "channel": ch, key: inst},
+                        "data": data, "ts": now})))
+        if not msgs:
+            return
+        if self.defer_private:
+            asyncio.get_running_loop().call_soon(_send_all, msgs)
+        else:
+            _send_all(msgs)
+
+    # private --------------------------------------------------------------------
+    def login(self, conn: Conn, args: Any) -> None:
+        """Bitget's WS login: sign = base64(hmac(secret, timestamp + 'GET' + '/user/verify'))."""
+        a = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else None
+        if a is None:
+            conn.error(30016, "Param error: login needs args[0]")
+            return
+        acc = self.engine.accounts.get(str(a.get("apiKey") or ""))
+        code, msg = 0, ""
+        ts = str(a.get("timestamp") or "")
+        if acc is None:
+            code, msg = 30011, "Invalid ACCESS_KEY"
+        elif not hmac.compare_digest(str(a.get("passphrase") or ""), acc.passphrase):
+            code, msg = 30012, "Invalid ACCESS_PASSPHRASE"
+        elif not ts.isdigit() or not ts.isascii():
+            code, msg = 30013, "Invalid ACCESS_TIMESTAMP"
+        else:
+            t = int(ts)
+            t_s = t / 1000 if t > 10**11 else t
+            if abs(t_s - self.engine.now_ms() / 1000) > LOGIN_WINDOW_S:
+                code, msg = 30014, "Request timestamp expired"
+            else:
+                want = reference.sign(acc.secret, f"{ts}GET/user/verify".encode())
+                if not hmac.compare_digest(str(a.get("sign") or ""), want):
+                    code, msg = 30015, "Invalid sign"
+        if code:
+            conn.send_json({"event": "error", "code": code, "msg": msg})
+            if conn.transport is not None:
+                conn.transport.disconnect()
+            return
+        assert acc is not None
+        conn.account = acc
+        self.by_account.setdefault(acc.api_key, set()).add(conn)
+        conn.send_json({"event": "login", "code": 0, "msg": ""})
+
+    def private_subscribe(self, conn: Conn, op: str, arg: dict[str, Any]) -> None:
+        if conn.account is None:
+            conn.send_json({"event": "error", "arg": arg, "code": 30004, "msg": "User not logged in"})
+            return
+        ch = arg.get("channel")
+        key = "coin" if ch == "account" else "instId"
+        inst = str(arg.get(key) or "")
+        itype = str(arg.get("instType") or "").upper()
+        ok_inst = inst == "default" or (ch != "account" and inst.upper() in self.feeds)
+        if itype != PRODUCT_TYPE or ch not in PRIVATE_CHANNELS or not ok_inst:
+            conn.error(30001, f"instType:{arg.get('instType')},channel:{ch},{key}:{inst} "
+                       "doesn't exist", arg)
+            return
+        inst = inst if inst == "default" else inst.upper()
+        ack = {"instType": PRODUCT_TYPE, "channel": ch, key: inst}
+        insts = conn.priv_args.setdefault(ch, set())
+        if op == "unsubscribe":
+            insts.discard(inst)
+            conn.send_json({"event": "unsubscribe", "arg": ack})
+            return
+        insts.add(inst)
+        conn.send_json({"event": "subscribe", "arg": ack})
+        acc = conn.account
+        now = self.engine.now_ms()
+        if ch == "account":
+            conn.send_json({"action": "snapshot", "arg": ack,
+                            "data": [self.engine.account_payload(acc)], "ts": now})
+        elif ch == "positions":
+            rows = self.engine.positions_payload(acc)
+            if inst != "default":
+                rows = [r for r in rows if r["instId"] == inst]
+            conn.send_json({"action": "snapshot", "arg": ack, "data": rows, "ts": now})
+
+    def trade(self, conn: Conn, args: Any) -> None:
+        """WS order entry (``op: trade``): place-order / cancel-order, for accounts with access."""
+        if conn.account is None:
+            conn.send_json({"event": "error", "code": 30004, "msg": "User not logged in"})
+            return
+        if not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict):
+            conn.error(30016, "Param error: op trade takes exactly one arg (no batch on V2)")
+            return
+        a = args[0]
+        echo = {k: a.get(k) for k in ("id", "instType", "channel", "instId")}
+        params = a.get("params") if isinstance(a.get("params"), dict) else {}
+        acc = conn.account
+        try:
+            if not acc.ws_trading:
+                raise SimError("40014", "Incorrect permissions: WebSocket trading is not enabled "
+                               "for this key (apply via your BD/RM)")
+            limited = self.sim.rest.take_rate(acc, "/api/v2/mix/order/" + str(a.get("channel")))
+            if limited:
+                raise SimError("429", "Too Many Requests", 429)
+            if str(a.get("instType") or "").upper() != PRODUCT_TYPE:
+                raise SimError("40017", "instType must be USDT-FUTURES")
+            if a.get("channel") == "place-order":
+                p = dict(params)
+                p["productType"] = PRODUCT_TYPE
+                o = self.engine.place_order(acc, p, symbol=a.get("instId"))
+            elif a.get("channel") == "cancel-order":
+                o = self.engine.cancel_order(acc, a.get("instId"), params.get("orderId"),
+                                             params.get("clientOid"))
+            else:
+                raise SimError("40017", f"Unknown trade channel {a.get('channel')!r}")
+        except SimError as e:
+            self.engine.flush()
+            reply = {"event": "error", "arg": [{**echo, "params": params}],
+                     "code": int(e.code), "msg": e.msg, "ts": self.engine.now_ms()}
+        else:
+            reply = {"event": "trade", "arg": [{**echo, "params": {
+                "orderId": o.order_id, "clientOid": o.client_oid}}],
+                "code": 0, "msg": "Success", "ts": self.engine.now_ms()}
+            self.engine.flush()
+        delay = self.sim.rest.take_ack_delay("ws:trade")
+        if delay:
+            asyncio.get_running_loop().call_later(delay, conn.send_json, reply)
+        else:
+            conn.send_json(reply)
+
+
+_CHG = Decimal("1e-5")
+
+
+def _send_all(msgs: list[tuple[Conn, bytes]]) -> None:
+    for c, data in msgs:
+        c.send_raw(data)
+
