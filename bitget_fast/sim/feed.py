@@ -33,6 +33,7 @@ class Flow:
         self.max_lots = max(3, int(20_000 / float(unit)))
         self.bg: list[Resting] = []
         self.steps = 0
+        self._prune_at = 8 * depth
 
     def _size(self, small: bool = False) -> int:
         k = self.max_lots // 20 if small else self.max_lots
@@ -59,7 +60,7 @@ class Flow:
         eng = self.engine
         r = rng.random()
         self.steps += 1
-        if r < 0.46:
+        if r < 0.46 and len(self.bg) < 12 * self.depth:
             is_bid = r < 0.23
             d = 1 + int(rng.expovariate(0.12))
             if d > self.depth:
@@ -69,7 +70,7 @@ class Flow:
                 o = eng.bg_add(m, is_bid, price, self._size())
                 if o is not None:
                     self.bg.append(o)
-        elif r < 0.86:
+        elif r < 0.86 or r < 0.46:
             bg = self.bg
             while bg:
                 i = int(rng.random() * len(bg))
@@ -86,6 +87,7 @@ class Flow:
             if self.fair <= self.tick * 10:
                 self.fair = self.tick * 10
             m.mark = m.index = self.fair
-        if len(self.bg) > 8 * self.depth:
+        if len(self.bg) > self._prune_at:
             self.bg = [o for o in self.bg if o.live]
+            self._prune_at = max(8 * self.depth, 2 * len(self.bg))
         eng.flush_market(m)

@@ -20,7 +20,7 @@ import orjson
 
 from bitget_fast.errors import ChecksumMismatch, ProtocolError, SequenceGap
 
-__all__ = ["prehash", "sign", "sign_request", "checksum", "Book"]
+__all__ = ["prehash", "sign", "sign_request", "checksum", "checksum_joined", "Book"]
 
 
 def prehash(timestamp: int | str, method: str, path: str, query: str | None = None,
@@ -79,6 +79,25 @@ def checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> in
     if nb != na:
         for level in (b[na:] if nb > na else a[nb:]):
             extend(level)
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - 0x100000000 if crc & 0x80000000 else crc
+
+
+def checksum_joined(bids: Sequence[str], asks: Sequence[str]) -> int:
+    """:func:`checksum` of levels already joined as ``"price:size"`` strings, best first.
+
+    The same algorithm in a form the simulator can feed from a cache of level strings:
+    the interleaving is two slice assignments instead of a loop.
+    """
+    b = bids[:_CHECKSUM_LEVELS]
+    a = asks[:_CHECKSUM_LEVELS]
+    nb, na = len(b), len(a)
+    n = nb if nb < na else na
+    parts: list[str] = [""] * (2 * n)
+    parts[0::2] = b[:n]
+    parts[1::2] = a[:n]
+    if nb != na:
+        parts += b[n:] if nb > na else a[n:]
     crc = zlib.crc32(":".join(parts).encode())
     return crc - 0x100000000 if crc & 0x80000000 else crc
 
