@@ -389,6 +389,8 @@ class WsHub:
             f.last_cs = f.checksum()
             conn.send_raw(self.books_snapshot(f))
         elif ch in BOOK_CHANNELS:
+            b, a = f.top_joined(BOOK_CHANNELS[ch])
+            f.last_top[ch] = "|".join(b) + "/" + "|".join(a)
             conn.send_raw(self.depth_msg(f, ch, BOOK_CHANNELS[ch]))
         elif ch == "trade":
             trades = list(f.market.trades)[-TRADE_SNAPSHOT:]

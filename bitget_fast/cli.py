@@ -1,0 +1,96 @@
+"""The ``bitget-fast`` command line.
+
+``bitget-fast sim`` runs the local Bitget V2 exchange simulator until Ctrl-C and prints
+its URLs and a key to trade with. More subcommands (``demo``, ``record``, ``replay``)
+join it as they are built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import signal
+import sys
+from typing import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bitget-fast", description="Bitget USDT-M futures tools.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("sim", help="run the local Bitget V2 exchange simulator until Ctrl-C",
+                       description="Run the local Bitget V2 USDT-M exchange simulator (REST and "
+                       "WebSocket on loopback) until Ctrl-C.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="REST port (default 8080; 0 = any)")
+    s.add_argument("--ws-port", type=int, default=None,
+                   help="WebSocket port (default: REST port + 1, or any when --port is 0)")
+    s.add_argument("--symbols", default="BTCUSDT,ETHUSDT",
+                   help="comma-separated USDT-M symbols (default BTCUSDT,ETHUSDT)")
+    s.add_argument("--seed", type=int, default=1, help="seed of the synthetic market (default 1)")
+    s.add_argument("--flow-rate", type=float, default=20.0,
+                   help="background events per second per symbol (default 20; 0 = still)")
+    s.add_argument("--usdt", default="10000", help="USDT in the demo account (default 10000)")
+    s.add_argument("--api-key", help="demo account API key (default: random)")
+    s.add_argument("--secret", help="demo account secret (default: random)")
+    s.add_argument("--passphrase", help="demo account passphrase (default: random)")
+    s.add_argument("--tls", action="store_true",
+                   help="serve https:// and wss:// with the bundled self-signed localhost certificate")
+    s.add_argument("--no-rate-limits", action="store_true", help="do not enforce Bitget's rate limits")
+    return p
+
+
+async def _run_sim(args: argparse.Namespace) -> None:
+    from .sim.server import TLS_CERT, Simulator
+
+    ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
+    symbols = [x.strip().upper() for x in args.symbols.split(",") if x.strip()]
+    sim = Simulator(symbols, seed=args.seed, host=args.host, rest_port=args.port, ws_port=ws_port,
+                    tls=args.tls, flow_rate=args.flow_rate,
+                    enforce_rate_limits=not args.no_rate_limits)
+    key = args.api_key or "bg_sim_" + secrets.token_hex(8)
+    secret = args.secret or secrets.token_hex(16)
+    passphrase = args.passphrase or "Sim" + secrets.token_hex(4)
+    async with sim:
+        sim.add_account(key, secret, passphrase, usdt=args.usdt, ws_trading=True)
+        lines = [
+            f"bitget-fast simulator: {', '.join(symbols)} (seed {args.seed})",
+            f"  REST          {sim.rest_url}",
+            f"  WS public     {sim.ws_public_url}",
+            f"  WS private    {sim.ws_private_url}",
+        ]
+        if args.tls:
+            lines.append(f"  TLS CA file   {TLS_CERT}")
+        lines += [
+            "  demo account (local simulator only; WebSocket trading enabled):",
+            f"    export BITGET_API_KEY={key}",
+            f"    export BITGET_SECRET_KEY={secret}",
+            f"    export BITGET_PASSPHRASE={passphrase}",
+            "Ctrl-C stops it.",
+        ]
+        print("\n".join(lines), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    print("simulator stopped", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``bitget-fast``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "sim":
+        try:
+            asyncio.run(_run_sim(args))
+        except OSError as e:
+            print(f"bitget-fast sim: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 1
+        except ImportError as e:
+            print(f"bitget-fast sim: {e}", file=sys.stderr)
+            return 1
+        return 0
+    return 2
