@@ -23,6 +23,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 TARGETS = {
     "sign mix (GET + POST)": {"max_ns": 250.0, "min_ratio": 5.5, "baseline": "hmac+base64"},
     "request signer from parts (GET + POST)": {"min_ratio": 10.0, "baseline": "plain Python"},
+    # issue 3: the simulator's live feed must not bottleneck later client benchmarks
+    "sim books feed (msgs to one client)": {"max_ns": 10_000.0,
+                                             "label": "≥ 100,000 msgs/s (≤ 10,000 ns per message)"},
 }
 
 COMMAND = ("pytest benchmarks --benchmark-enable --benchmark-only --benchmark-json=bench.json"
@@ -88,10 +91,11 @@ def render(data: dict) -> str:
             continue
         ours = impls["bitget_fast"]["median_ns"]
         if "max_ns" in t:
-            lines.append(f"| {group} | ≤ {t['max_ns']:.0f} ns per call | {ours:.1f} ns | "
+            label = t.get("label", f"≤ {t['max_ns']:.0f} ns per call")
+            lines.append(f"| {group} | {label} | {ours:.1f} ns ({1e9 / ours:,.0f}/s) | "
                          f"{'yes' if ours <= t['max_ns'] else 'NO'} |")
-        base = impls.get(t["baseline"])
-        if base:
+        base = impls.get(t.get("baseline", ""))
+        if base and "min_ratio" in t:
             ratio = base["median_ns"] / ours
             lines.append(f"| {group} | ≥ {t['min_ratio']:g}x {t['baseline']} | {ratio:.2f}x | "
                          f"{'yes' if ratio >= t['min_ratio'] else 'NO'} |")

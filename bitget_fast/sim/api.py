@@ -41,7 +41,8 @@ RATE_LIMITS: dict[str, tuple[int, str]] = {
     _V2 + "market/ticker": (20, "ip"), _V2 + "market/tickers": (20, "ip"),
     _V2 + "market/current-fund-rate": (20, "ip"), _V2 + "market/open-interest": (20, "ip"),
     _V2 + "market/candles": (20, "ip"), _V2 + "market/history-candles": (20, "ip"),
-    _V2 + "market/fills": (20, "ip"), _V2 + "market/symbol-price": (20, "ip"),
+    _V2 + "market/fills": (20, "ip"), _V2 + "market/fills-history": (10, "ip"),
+    _V2 + "market/symbol-price": (20, "ip"),
     _V2 + "market/funding-time": (20, "ip"), _V2 + "market/history-fund-rate": (20, "ip"),
     _V2 + "order/place-order": (10, "uid"), _V2 + "order/batch-place-order": (5, "uid"),
     _V2 + "order/cancel-order": (10, "uid"), _V2 + "order/batch-cancel-orders": (10, "uid"),
@@ -121,6 +122,7 @@ class RestApi:
             _V2 + "market/candles": self.candles,
             _V2 + "market/history-candles": self.candles,
             _V2 + "market/fills": self.public_fills,
+            _V2 + "market/fills-history": self.public_fills_history,
         }
         self.public = pub
         self.private_get: dict[str, Callable[[Account, dict[str, str]], Any]] = {
@@ -133,6 +135,8 @@ class RestApi:
             _V2 + "account/account": self.account,
             _V2 + "account/accounts": self.accounts,
             _V2 + "account/bill": self.bill,
+            # ccxt probes this to tell a Unified (UTA) account from a classic one
+            "/api/v3/account/settings": self.uta_settings,
         }
         self.private_post: dict[str, Callable[[Account, dict[str, Any]], Any]] = {
             _V2 + "order/place-order": self.place_order,
@@ -411,6 +415,25 @@ class RestApi:
         return [{"tradeId": t, "price": s.price_str(p), "size": s.size_str(z), "side": side,
                  "ts": str(ts), "symbol": m.symbol} for t, p, z, side, ts in reversed(rows)]
 
+    def public_fills_history(self, q: dict[str, str]) -> Any:
+        """Public trades, newest first, paged by ``idLessThan`` / time (the last 1000 are kept)."""
+        self._product(q)
+        m = self.engine.market(q.get("symbol"))
+        limit = _int(q.get("limit"), 500, 1, 1000, "limit")
+        below = _int(q.get("idLessThan"), 1 << 64, 0, 1 << 64, "idLessThan")
+        start = _int(q.get("startTime"), 0, 0, 1 << 62, "startTime")
+        end = _int(q.get("endTime"), 1 << 62, 0, 1 << 62, "endTime")
+        s = m.spec
+        out: list[dict[str, str]] = []
+        for t, p, z, side, ts in reversed(m.trades):
+            if int(t) >= below or not start <= ts <= end:
+                continue
+            out.append({"tradeId": t, "price": s.price_str(p), "size": s.size_str(z), "side": side,
+                        "ts": str(ts), "symbol": m.symbol})
+            if len(out) >= limit:
+                break
+        return out
+
     # ---------------------------------------------------------------- private: orders
     def place_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.place_order(acc, b)
@@ -598,6 +621,11 @@ class RestApi:
             if len(rows) >= limit:
                 break
         return {"bills": rows, "endId": rows[-1]["billId"] if rows else None}
+
+    def uta_settings(self, acc: Account, q: dict[str, str]) -> Any:
+        # every simulated account is a classic account: the V3 (UTA) API refuses it
+        raise SimError("40084", "You are in Classic Account mode, and the Unified Account API is "
+                       "not supported at this time")
 
     def set_leverage(self, acc: Account, b: dict[str, Any]) -> Any:
         self._product(b)

@@ -463,7 +463,7 @@ class Engine:
             realized += self._pos_close(acc, m, o.hold_side, price, q, now, fee, frozen=q)
         else:
             # one-way, not reduce-only: close the opposite position first, open the rest
-            opp = "short" if not o.is_bid else "long"
+            opp = "short" if o.is_bid else "long"   # a buy closes a short first
             pos = acc.positions.get((m.symbol, opp))
             close_q = min(q, pos.size) if pos else 0
             if close_q:

@@ -313,11 +313,15 @@ class Simulator:
         flows = list(self.flows.values())
         loop = asyncio.get_running_loop()
         if math.isinf(self.flow_rate):
+            # as fast as the slowest subscriber reads: wait while any write buffer is full
+            hub = self.hub
             while True:
                 for _ in range(64):
                     for f in flows:
                         f.step()
                 await asyncio.sleep(0)
+                while hub.backlogged():
+                    await asyncio.sleep(0.0005)
         last = loop.time()
         credit = 0.0
         while True:

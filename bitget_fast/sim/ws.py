@@ -44,6 +44,7 @@ MAX_SUBSCRIBES_PER_H = 240
 MAX_CHANNELS = 1000
 MAX_REQUEST_BYTES = 4096
 MAX_CONNS_PER_IP = 100
+SLOW_CONSUMER_BYTES = 64 << 20   # a connection with more unread output than this is dropped
 TRADE_SNAPSHOT = 50
 # WS login: accept seconds (what clients send) or milliseconds (the doc's prose); 30 s window.
 LOGIN_WINDOW_S = 30
@@ -223,14 +224,20 @@ class Conn(WSListener):  # type: ignore[misc]
         out.append(data)
 
     def flush(self) -> None:
-        """Write the queued frames now."""
+        """Write the queued frames now; a client that stopped reading is cut off."""
         out = self.out
         if not out:
             return
         self.out = []
         t = self.transport
         if t is not None and not t.is_disconnected:
-            t.underlying_transport.write(b"".join(out))
+            ut = t.underlying_transport
+            ut.write(b"".join(out))
+            if ut.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
+                _log.warning("closing a %s connection from %s: over %d bytes unread",
+                             "private" if self.private else "public", self.peer,
+                             SLOW_CONSUMER_BYTES)
+                ut.abort()
 
     def close(self) -> None:
         """Flush what is queued, then close the connection (with a close frame)."""
@@ -343,6 +350,15 @@ class WsHub:
             s = self.by_account.get(conn.account.api_key)
             if s is not None:
                 s.discard(conn)
+
+    def backlogged(self, limit: int = 1 << 20) -> bool:
+        """True while some connection has more than ``limit`` bytes waiting to be sent."""
+        for c in self.conns:
+            t = c.transport
+            if t is not None and not t.is_disconnected and \
+                    t.underlying_transport.get_write_buffer_size() > limit:
+                return True
+        return False
 
     def select(self, which: str) -> list[Conn]:
         """Connections of a kind: public, private or all."""
