@@ -113,7 +113,7 @@ class Order(Resting):
                  "hold_side", "order_type", "force", "size", "filled", "status", "reduce_only",
                  "margin_mode", "leverage", "c_time", "u_time", "fee", "quote_filled", "pnl",
                  "cancel_reason", "stp_mode", "preset_tp", "preset_sl", "limit_price",
-                 "is_open", "source", "new_client_oid")
+                 "is_open", "source", "new_client_oid", "pos_mode")
 
     status: str
 
@@ -690,6 +690,7 @@ class Engine:
         o.is_open = is_open
         o.source = "market" if otype == "market" else "normal"
         o.new_client_oid = None
+        o.pos_mode = acc.pos_mode      # an order keeps the mode it was placed in
         o.live = False
         acc.orders[o.order_id] = o
         acc.by_client_oid[o.client_oid] = o
@@ -949,7 +950,7 @@ class Engine:
             "price": spec.price_str(o.limit_price) if o.limit_price else "0",
             "size": spec.size_str(o.size), "orderType": o.order_type, "force": o.force,
             "side": o.side, "posSide": o.pos_side, "tradeSide": o.trade_side,
-            "posMode": o.account.pos_mode if o.account else "one_way_mode",
+            "posMode": o.pos_mode,
             "marginMode": o.margin_mode, "marginCoin": MARGIN_COIN, "leverage": str(o.leverage),
             "reduceOnly": "yes" if o.reduce_only else "no", state_key: o.status,
             "accBaseVolume": spec.size_str(o.filled), "baseVolume": spec.size_str(o.filled),

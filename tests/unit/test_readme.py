@@ -16,13 +16,22 @@ def test_python_example_runs(monkeypatch, capsys):
     monkeypatch.setenv("BITGET_API_KEY", "bg_0123456789abcdef")
     monkeypatch.setenv("BITGET_SECRET_KEY", "mysecret-0123456789abcdef")
     monkeypatch.setenv("BITGET_PASSPHRASE", "MyPassphrase1")
-    (example,) = _blocks("python")
+    example = _blocks("python")[0]
     ns: dict = {}
     exec(compile(example, str(README), "exec"), ns)
     assert ns["sig"] == "372i1AlkniuN4UVVi44ATebolLQMP+hcA2qAsUrNSyc="
     assert ns["headers"]["paptrading"] == "1"
     out = capsys.readouterr().out
     assert "mysecret" not in out and "MyPassphrase1" not in out and "<hidden>" in out
+
+
+def test_simulator_example_runs(capsys):
+    blocks = _blocks("python")
+    assert len(blocks) == 2
+    exec(compile(blocks[1], str(README), "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    assert re.search(r"^http://127\.0\.0\.1:\d+ ws://127\.0\.0\.1:\d+/v2/ws/public "
+                     r"ws://127\.0\.0\.1:\d+/v2/ws/private$", out.strip())
 
 
 def test_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
