@@ -39,7 +39,56 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true",
                    help="serve https:// and wss:// with the bundled self-signed localhost certificate")
     s.add_argument("--no-rate-limits", action="store_true", help="do not enforce Bitget's rate limits")
+    f = sub.add_parser(
+        "fault", help="script a fault (or move the market) on a running simulator",
+        description="Call one fault or market-control method of a running `bitget-fast sim`, "
+        "e.g. `bitget-fast fault http://127.0.0.1:8080 corrupt_checksum symbol=BTCUSDT` or "
+        "`... drop_connections which=public`. Values are JSON when they parse, else strings. "
+        "Names: drop_connections stall corrupt_checksum skip_seq send_malformed send_oversized "
+        "fail_rest never_answer delay_acks ws_events_before_rest clear_faults restart advance "
+        "set_mark_price set_funding_rate settle_funding (see docs/simulator.md).")
+    f.add_argument("rest_url", help="the simulator's REST URL, as `bitget-fast sim` printed it")
+    f.add_argument("name", help="method name, e.g. corrupt_checksum")
+    f.add_argument("args", nargs="*", metavar="key=value", help="keyword arguments")
     return p
+
+
+def _fault(args: argparse.Namespace) -> int:
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    kwargs: dict[str, object] = {}
+    for item in args.args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"bitget-fast fault: expected key=value, got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            kwargs[key] = json.loads(value)
+        except ValueError:
+            kwargs[key] = value
+    body = json.dumps({"name": args.name, "args": kwargs}).encode()
+    req = urllib.request.Request(args.rest_url.rstrip("/") + "/sim/control", data=body,
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    ctx = None
+    if args.rest_url.startswith("https://"):
+        from .sim.server import TLS_CERT   # trusts the simulator's own certificate
+        ctx = ssl.create_default_context(cafile=str(TLS_CERT))
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            reply = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        reply = json.loads(e.read() or b"{}")
+        print(f"bitget-fast fault: {reply.get('msg', e)}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"bitget-fast fault: cannot reach {args.rest_url}: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: ok" + (f" ({reply['data']['result']})"
+                                 if reply.get("data", {}).get("result") is not None else ""))
+    return 0
 
 
 async def _run_sim(args: argparse.Namespace) -> None:
@@ -98,4 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bitget-fast sim: {e}", file=sys.stderr)
             return 1
         return 0
+    if args.command == "fault":
+        return _fault(args)
     return 2

@@ -26,11 +26,20 @@ from .http import Request, Response
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault"]
+__all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault", "CONTROL_PATH",
+           "CONTROLS"]
 
 _log = logging.getLogger("bitget_fast.sim.api")
 
 TIMESTAMP_WINDOW_MS = 30_000
+# Not a Bitget path: scripting faults and the market from outside the process (the CLI's
+# ``bitget-fast fault``). POST {"name": <one of CONTROLS>, "args": {...}}.
+CONTROL_PATH = "/sim/control"
+CONTROLS = frozenset({
+    "drop_connections", "stall", "corrupt_checksum", "skip_seq", "send_malformed",
+    "send_oversized", "fail_rest", "never_answer", "delay_acks", "ws_events_before_rest",
+    "clear_faults", "restart", "advance", "set_mark_price", "set_funding_rate", "settle_funding",
+})
 GLOBAL_LIMIT_PER_MIN = 6000
 _V2 = "/api/v2/mix/"
 
@@ -221,6 +230,8 @@ class RestApi:
 
     def _dispatch(self, req: Request) -> Response:
         path = req.path
+        if path == CONTROL_PATH:
+            return self.control(req)
         if self._global(req.peer[0]):
             return _fail("429", "Too Many Requests", 429)
         try:
@@ -259,6 +270,35 @@ class RestApi:
             return _ok(data)
         except SimError as e:
             return _fail(e.code, e.msg, e.http_status)
+
+    def control(self, req: Request) -> Response:
+        """Run one whitelisted Simulator method from a JSON request (faults, market control)."""
+        if req.method != "POST":
+            return _fail("40404", f"Request URL NOT FOUND: {req.method} {req.path}", 404)
+        try:
+            body = orjson.loads(req.body or b"{}")
+        except orjson.JSONDecodeError:
+            return _fail("40017", "the control body must be JSON", 400)
+        name = body.get("name") if isinstance(body, dict) else None
+        args = body.get("args") or {} if isinstance(body, dict) else {}
+        if name not in CONTROLS or not isinstance(args, dict):
+            return _fail("40017", f"unknown control {name!r}; one of {', '.join(sorted(CONTROLS))}",
+                         400)
+        if "data" in args and isinstance(args["data"], str):
+            args["data"] = args["data"].encode()
+        method = getattr(self.sim, name)
+        try:
+            if name == "restart":
+                # the reply goes out before the listeners close
+                asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(
+                    method(**args)))
+                result = None
+            else:
+                result = method(**args)
+        except (TypeError, ValueError, SimError) as e:
+            return _fail("40017", f"{name}: {e}", 400)
+        _log.info("control: %s %s", name, args)
+        return _ok({"name": name, "result": result})
 
     def authenticate(self, req: Request) -> Account:
         """Bitget's signed-request checks, each with Bitget's code (HTTP 401)."""

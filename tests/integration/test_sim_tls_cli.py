@@ -111,3 +111,38 @@ def test_cli_reports_a_busy_port():
         assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
     finally:
         s.close()
+
+
+def test_cli_fault_scripts_a_running_simulator(h, capsys):
+    from bitget_fast.cli import main
+    from bitget_fast.errors import ChecksumMismatch
+
+    @h.run_async()
+    async def body():
+        async with Simulator(["BTCUSDT"], seed=2, flow_rate=300) as sim:
+            ws = await h.Ws.connect(sim.ws_public_url)
+            await ws.subscribe(h.book_arg())
+            await ws.recv_json()
+            book = Book("BTCUSDT", strict_seq=True)
+            for _ in range(10):
+                book.apply(await ws.recv_json())
+            rc = await asyncio.to_thread(main, ["fault", sim.rest_url, "corrupt_checksum",
+                                                "symbol=BTCUSDT"])
+            assert rc == 0
+            with pytest.raises(ChecksumMismatch):
+                for _ in range(100):
+                    book.apply(await ws.recv_json())
+            rc = await asyncio.to_thread(main, ["fault", sim.rest_url, "explode"])
+            assert rc == 1
+            rc = await asyncio.to_thread(main, ["fault", sim.rest_url, "skip_seq", "sym=BTCUSDT"])
+            assert rc == 1                          # a wrong keyword is refused, not ignored
+            rc = await asyncio.to_thread(main, ["fault", sim.rest_url, "drop_connections",
+                                                "which=public"])
+            assert rc == 0
+            await asyncio.wait_for(ws.closed.wait(), 2)
+            rc = await asyncio.to_thread(main, ["fault", sim.rest_url, "stall", "bad"])
+            assert rc == 2
+    body()
+    err = capsys.readouterr().err
+    assert "unknown control 'explode'" in err and "expected key=value" in err
+    assert "skip_seq" in err and "sym" in err
