@@ -325,13 +325,7 @@ class Engine:
     def flush(self) -> None:
         """Report everything that changed since the last flush to the listener."""
         for m in self.markets.values():
-            if m.d_bids or m.d_asks:
-                bids, asks = m.d_bids, m.d_asks
-                m.d_bids, m.d_asks = {}, {}
-                self.listener.on_book(m, bids, asks)
-            if m.d_trades:
-                trades, m.d_trades = m.d_trades, []
-                self.listener.on_trades(m, trades)
+            self._flush_public(m)
         if self._dirty_accounts:
             dirty, events, pos_dirty = self._dirty_accounts, self._events, self._pos_dirty
             self._dirty_accounts, self._events, self._pos_dirty = {}, {}, set()
@@ -343,7 +337,12 @@ class Engine:
                 self.listener.on_private(acc, evs)
 
     def flush_market(self, m: Market) -> None:
-        """Flush one market's book and trades only (the synthetic flow's fast path)."""
+        """Flush one market (the synthetic flow's fast path), and accounts if it filled users."""
+        self._flush_public(m)
+        if self._dirty_accounts:
+            self.flush()
+
+    def _flush_public(self, m: Market) -> None:
         if m.d_bids or m.d_asks:
             bids, asks = m.d_bids, m.d_asks
             m.d_bids, m.d_asks = {}, {}
@@ -351,8 +350,6 @@ class Engine:
         if m.d_trades:
             trades, m.d_trades = m.d_trades, []
             self.listener.on_trades(m, trades)
-        if self._dirty_accounts:
-            self.flush()
 
     # ------------------------------------------------------------------ background flow
     def bg_add(self, m: Market, is_bid: bool, price: int, size: int) -> Resting | None:

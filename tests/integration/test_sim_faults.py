@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import orjson
@@ -191,12 +192,21 @@ def test_malformed_and_oversized_frames(h):
 
 @pytest.fixture
 def trading(h):
+    """``async with trading(**sim_kw) as (sim, rest, other)``: two REST clients of one account."""
+
+    @contextlib.asynccontextmanager
     async def make(**kw):
         kw.setdefault("flow_rate", 0)
         sim = await Simulator(["BTCUSDT"], seed=1, **kw).start()
         sim.add_account(h.KEY, h.SECRET, h.PASSPHRASE, usdt=10_000)
         creds = Credentials(h.KEY, h.SECRET, h.PASSPHRASE)
-        return sim, h.Rest(sim, creds), h.Rest(sim, creds)
+        rest, other = h.Rest(sim, creds), h.Rest(sim, creds)
+        try:
+            yield sim, rest, other
+        finally:
+            await rest.close()
+            await other.close()
+            await sim.close()
 
     return make
 
@@ -204,8 +214,7 @@ def trading(h):
 def test_rest_error_statuses_with_and_without_execution(h, trading):
     @h.run_async()
     async def body():
-        sim, rest, other = await trading()
-        try:
+        async with trading() as (sim, rest, other):
             for status in (429, 500, 502, 503):
                 sim.fail_rest(status, path=PLACE)
                 r = await rest.post(PLACE, order(f"f{status}"))
@@ -226,18 +235,13 @@ def test_rest_error_statuses_with_and_without_execution(h, trading):
             assert (await rest.get("/api/v2/public/time", signed=False)).status == 503
             assert (await rest.get(DETAIL, {**Q, "clientOid": "normal"})).status == 503
             assert (await rest.get(DETAIL, {**Q, "clientOid": "normal"})).status == 200
-        finally:
-            await rest.close()
-            await other.close()
-            await sim.close()
     body()
 
 
 def test_never_answer_and_lost_reply(h, trading):
     @h.run_async()
     async def body():
-        sim, rest, other = await trading()
-        try:
+        async with trading() as (sim, rest, other):
             sim.never_answer(path=PLACE)
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(rest.post(PLACE, order("lost1")), 0.3)
@@ -250,18 +254,13 @@ def test_never_answer_and_lost_reply(h, trading):
             await rest.close()
             d = await other.get(DETAIL, {**Q, "clientOid": "lost2"})
             assert d.status == 200 and d.data["state"] == "live"   # placed, reply lost
-        finally:
-            await rest.close()
-            await other.close()
-            await sim.close()
     body()
 
 
 def test_delayed_acks(h, trading):
     @h.run_async()
     async def body():
-        sim, rest, other = await trading()
-        try:
+        async with trading() as (sim, rest, other):
             sim.delay_acks(0.3, path=PLACE)
             t0 = time.monotonic()
             r = await rest.post(PLACE, order("slow"))
@@ -269,64 +268,54 @@ def test_delayed_acks(h, trading):
             t0 = time.monotonic()
             assert (await rest.post(PLACE, order("fast"))).status == 200
             assert time.monotonic() - t0 < 0.2
-        finally:
-            await rest.close()
-            await other.close()
-            await sim.close()
     body()
 
 
 def test_ws_order_event_before_rest_reply(h, trading):
     @h.run_async()
     async def body():
-        sim, rest, other = await trading()
-        creds = Credentials(h.KEY, h.SECRET, h.PASSPHRASE)
-        ws = await h.Ws.connect(sim.ws_private_url)
-        try:
-            await ws.login(creds)
-            await ws.subscribe(h.priv_arg("orders"))
-            assert (await ws.recv_json())["event"] == "subscribe"
-            sim.ws_events_before_rest(True)
-            r = await rest.post(PLACE, order("early"))
-            assert r.status == 200
-            # the push was already delivered when the reply was read
-            assert not ws.queue.empty()
-            push = orjson.loads(ws.queue.get_nowait())
-            assert push["data"][0]["clientOid"] == "early" and push["data"][0]["status"] == "live"
-        finally:
-            await ws.close()
-            await rest.close()
-            await other.close()
-            await sim.close()
+        async with trading() as (sim, rest, other):
+            ws = await h.Ws.connect(sim.ws_private_url)
+            try:
+                await ws.login(Credentials(h.KEY, h.SECRET, h.PASSPHRASE))
+                await ws.subscribe(h.priv_arg("orders"))
+                assert (await ws.recv_json())["event"] == "subscribe"
+                sim.ws_events_before_rest(True)
+                r = await rest.post(PLACE, order("early"))
+                assert r.status == 200
+                # the push was already delivered when the reply was read
+                assert not ws.queue.empty()
+                push = orjson.loads(ws.queue.get_nowait())
+                assert push["data"][0]["clientOid"] == "early"
+                assert push["data"][0]["status"] == "live"
+            finally:
+                await ws.close()
     body()
 
 
 def test_restart_keeps_state_and_drops_connections(h, trading):
     @h.run_async()
     async def body():
-        sim, rest, other = await trading(flow_rate=50)
-        ws = await books_client(h, sim)
-        try:
-            assert (await rest.post(PLACE, order("survivor"))).status == 200
-            port = sim.rest_port
-            restart = asyncio.create_task(sim.restart(downtime_s=0.3))
-            await asyncio.wait_for(ws.closed.wait(), 2)
-            await asyncio.sleep(0.1)
-            with pytest.raises(OSError):
-                await asyncio.open_connection("127.0.0.1", port)   # refused while down
-            await restart
-            await rest.close()
-            d = await rest.get(DETAIL, {**Q, "clientOid": "survivor"})
-            assert d.status == 200 and d.data["state"] == "live"
-            ws2 = await books_client(h, sim)
-            book = Book("BTCUSDT", strict_seq=True)
-            for _ in range(20):
-                book.apply(await ws2.recv_json())
-            assert book.is_valid
-            await ws2.close()
-        finally:
-            await ws.close()
-            await rest.close()
-            await other.close()
-            await sim.close()
+        async with trading(flow_rate=50) as (sim, rest, other):
+            ws = await books_client(h, sim)
+            try:
+                assert (await rest.post(PLACE, order("survivor"))).status == 200
+                port = sim.rest_port
+                restart = asyncio.create_task(sim.restart(downtime_s=0.3))
+                await asyncio.wait_for(ws.closed.wait(), 2)
+                await asyncio.sleep(0.1)
+                with pytest.raises(OSError):
+                    await asyncio.open_connection("127.0.0.1", port)   # refused while down
+                await restart
+                await rest.close()
+                d = await rest.get(DETAIL, {**Q, "clientOid": "survivor"})
+                assert d.status == 200 and d.data["state"] == "live"
+                ws2 = await books_client(h, sim)
+                book = Book("BTCUSDT", strict_seq=True)
+                for _ in range(20):
+                    book.apply(await ws2.recv_json())
+                assert book.is_valid
+                await ws2.close()
+            finally:
+                await ws.close()
     body()
