@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import logging
 import time
 from collections import deque
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 __all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault", "CONTROL_PATH",
-           "CONTROLS"]
+           "CONTROLS", "check_count", "check_seconds"]
 
 _log = logging.getLogger("bitget_fast.sim.api")
 
@@ -84,6 +85,11 @@ class RestFault:
 
     def __init__(self, kind: str, path: str | None, count: int, status: int = 500,
                  code: str = "", execute: bool = False, delay_s: float = 0.0) -> None:
+        # checked here: a bad value would otherwise break every later request it matches
+        check_count(count)
+        if type(status) is not int or not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), not {status!r}")
+        check_seconds(delay_s, "seconds")
         self.kind = kind
         self.path = path
         self.count = count
@@ -94,6 +100,20 @@ class RestFault:
 
     def matches(self, path: str) -> bool:
         return self.count != 0 and (self.path is None or self.path == path)
+
+
+def check_count(v: Any, name: str = "count") -> int:
+    """A fault's repeat count: an int (negative: forever)."""
+    if type(v) is not int:
+        raise TypeError(f"{name} must be an integer, not {v!r}")
+    return v
+
+
+def check_seconds(v: Any, name: str) -> float:
+    """A fault's duration: a number of seconds in [0, 86400]."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 86_400:
+        raise ValueError(f"{name} must be a number of seconds in [0, 86400], not {v!r}")
+    return float(v)
 
 
 def _ok(data: Any) -> Response:
@@ -281,7 +301,7 @@ class RestApi:
             return _fail("40017", "the control body must be JSON", 400)
         name = body.get("name") if isinstance(body, dict) else None
         args = body.get("args") or {} if isinstance(body, dict) else {}
-        if name not in CONTROLS or not isinstance(args, dict):
+        if not isinstance(name, str) or name not in CONTROLS or not isinstance(args, dict):
             return _fail("40017", f"unknown control {name!r}; one of {', '.join(sorted(CONTROLS))}",
                          400)
         if "data" in args and isinstance(args["data"], str):
@@ -289,13 +309,15 @@ class RestApi:
         method = getattr(self.sim, name)
         try:
             if name == "restart":
-                # the reply goes out before the listeners close
+                # checked now: the reply goes out before the listeners close
+                inspect.signature(method).bind(**args)
+                args["downtime_s"] = check_seconds(args.get("downtime_s", 0.2), "downtime_s")
                 asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(
                     method(**args)))
                 result = None
             else:
                 result = method(**args)
-        except (TypeError, ValueError, SimError) as e:
+        except (TypeError, ValueError, ArithmeticError, SimError) as e:
             return _fail("40017", f"{name}: {e}", 400)
         _log.info("control: %s %s", name, args)
         return _ok({"name": name, "result": result})
@@ -324,8 +346,9 @@ class RestApi:
             raise SimError("40006", "Invalid ACCESS_KEY", 401)
         if not hmac.compare_digest(passphrase.encode(), acc.passphrase.encode()):
             raise SimError("40012", "apikey/password is incorrect", 401)
+        # the body is signed as the bytes sent (it may not even be UTF-8)
         want = reference.sign(acc.secret, reference.prehash(
-            ts, req.method, req.path, req.query or None, req.body or None).encode())
+            ts, req.method, req.path, req.query or None).encode() + req.body)
         if not hmac.compare_digest(sign.encode("latin-1"), want.encode()):
             raise SimError("40009", "sign signature error", 401)
         return acc
@@ -340,6 +363,7 @@ class RestApi:
             if required:
                 raise SimError("40019", "productType cannot be empty")
             return True
+        pt = str(pt)   # a JSON body may hold any type here
         if pt.upper() in ("USDT-FUTURES",):
             return True
         if pt.upper() in ("COIN-FUTURES", "USDC-FUTURES", "SUSDT-FUTURES", "SCOIN-FUTURES",

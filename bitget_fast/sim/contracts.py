@@ -8,14 +8,17 @@ money (balances, fees, PnL) is :class:`decimal.Decimal`, exact, rounded only whe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 
 __all__ = ["ContractSpec", "DEFAULT_CONTRACTS", "contract_for", "parse_units", "fmt_units",
-           "money", "PRODUCT_TYPE", "MARGIN_COIN"]
+           "money", "fixed", "WIDE", "PRODUCT_TYPE", "MARGIN_COIN"]
 
 PRODUCT_TYPE = "USDT-FUTURES"
 MARGIN_COIN = "USDT"
 _EIGHT = Decimal("1e-8")
+# Rounding for display. The default context (28 digits) raises InvalidOperation when quantize
+# needs more digits (e.g. 1e16 at 12 places), and an order's price can make any amount that big.
+WIDE = Context(prec=120)
 
 
 def parse_units(text: str, places: int) -> int | None:
@@ -43,9 +46,14 @@ def fmt_units(n: int, places: int) -> str:
     return f"{sign}{q}.{r:0{places}d}"
 
 
+def fixed(d: Decimal, exp: Decimal) -> Decimal:
+    """``d`` rounded to the exponent of ``exp`` (whatever its magnitude)."""
+    return d.quantize(exp, context=WIDE)
+
+
 def money(d: Decimal) -> str:
     """A money amount as Bitget shows balances: 8 decimals, no exponent."""
-    return format(d.quantize(_EIGHT), "f")
+    return format(fixed(d, _EIGHT), "f")
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Protocol
 
-from .contracts import MARGIN_COIN, PRODUCT_TYPE, ContractSpec, money, parse_units
+from .contracts import (MARGIN_COIN, PRODUCT_TYPE, WIDE, ContractSpec, fixed, money,
+                        parse_units)
 
 __all__ = ["Engine", "EngineListener", "SimError", "Account", "Order", "Position", "Market",
            "SIM_CODES"]
 
 D0 = Decimal(0)
+STP_MODES = ("none", "cancel_taker", "cancel_maker", "cancel_both")
+_E12 = Decimal("1e-12")
 
 # The codes the simulator sends, by situation (DECISIONS §5). tests/unit check each maps
 # to the client class the table promises.
@@ -262,19 +265,6 @@ class Market:
             del side.prices[bisect_left(side.prices, price)]
         (self.d_bids if side.is_bid else self.d_asks)[price] = total
 
-    def liquidity(self, taker_bid: bool, limit: int | None, cap: int) -> int:
-        """Size a taker could fill against the opposite side up to ``limit`` (stops at ``cap``)."""
-        side = self.asks if taker_bid else self.bids
-        got = 0
-        prices = side.prices if taker_bid else reversed(side.prices)
-        for p in prices:
-            if limit is not None and (p > limit if taker_bid else p < limit):
-                break
-            got += side.levels[p][0]
-            if got >= cap:
-                break
-        return got
-
 
 class Engine:
     """Markets and accounts of one simulated exchange."""
@@ -365,9 +355,9 @@ class Engine:
         m.add_resting(o)
         return o
 
-    def bg_take(self, m: Market, is_bid: bool, size: int) -> int:
-        """A background market order; returns the unfilled size."""
-        return self._match(m, None, is_bid, None, size, "none")
+    def bg_take(self, m: Market, is_bid: bool, size: int, limit: int | None = None) -> int:
+        """A background market order (protected at ``limit``); returns the unfilled size."""
+        return self._match(m, None, is_bid, limit, size, "none")
 
     # ------------------------------------------------------------------ matching
     def _match(self, m: Market, taker: Order | None, is_bid: bool, limit: int | None, qty: int,
@@ -557,12 +547,13 @@ class Engine:
 
     def place_order(self, acc: Account, p: dict[str, Any], *, symbol: Any = None) -> Order:
         """Validate and place one order from Bitget's place-order parameters."""
-        o = self._place(acc, p, symbol, False, D0)
+        o = self._place(acc, p, symbol)
         assert o is not None
         return o
 
-    def _place(self, acc: Account, p: dict[str, Any], symbol: Any, dry_run: bool,
-               extra_available: Decimal) -> Order | None:
+    def _place(self, acc: Account, p: dict[str, Any], symbol: Any,
+               replacing: Order | None = None) -> Order | None:
+        """Validate and place; with ``replacing`` only validate, as if that order were gone."""
         m = self.market(symbol if symbol is not None else p.get("symbol"))
         spec = m.spec
         _check_product(p.get("productType"))
@@ -632,6 +623,10 @@ class Engine:
                 raise SimError("40305", "clientOid must be at most 50 of [0-9a-zA-Z-+_#]")
             if client_oid in acc.by_client_oid:
                 raise _err("dup_client_oid", "Duplicate clientOid")
+        stp = str(p.get("stpMode") or "none").lower()
+        if stp not in STP_MODES:
+            raise _err("bad_param", "stpMode must be none, cancel_taker, cancel_maker or "
+                       "cancel_both")
         ref_price = price if price is not None else (m.best_ask() if is_bid else m.best_bid()) or m.mark
         o_hold = hold if is_open is not None else ("long" if is_bid else "short")
         lev = acc.lever(m.symbol, o_hold)
@@ -642,9 +637,13 @@ class Engine:
             pos = acc.positions.get((m.symbol, hold))
             if pos is None or pos.size <= 0:
                 raise _err("no_position", "No position to close")
-            if acc.pos_mode == "hedge_mode" and size > pos.size - pos.frozen:
+            frozen = pos.frozen
+            if replacing is not None and replacing.is_open is False \
+                    and replacing.market is m and replacing.hold_side == hold:
+                frozen -= replacing.size - replacing.filled
+            if acc.pos_mode == "hedge_mode" and size > pos.size - frozen:
                 raise _err("no_position", f"Insufficient position to close: available "
-                           f"{spec.size_str(pos.size - pos.frozen)}")
+                           f"{spec.size_str(pos.size - frozen)}")
             opening = 0
         else:
             pos = acc.positions.get((m.symbol, hold))
@@ -654,9 +653,10 @@ class Engine:
             if notional < Decimal(spec.min_trade_usdt):
                 raise _err("below_min_usdt", f"less than the minimum amount {spec.min_trade_usdt} USDT")
             need = notional / lev + notional * Decimal(spec.taker_fee_rate)
-            if need > self.available(acc) + extra_available:
+            freed = self._margin_of(acc, replacing) if replacing is not None else D0
+            if need > self.available(acc) + freed:
                 raise _err("insufficient", "The order amount exceeds the balance")
-        if dry_run:
+        if replacing is not None:
             return None
         now = self.now_ms()
         o = Order(price or 0, size, is_bid, acc)
@@ -680,7 +680,7 @@ class Engine:
         o.quote_filled = D0
         o.pnl = D0
         o.cancel_reason = ""
-        o.stp_mode = str(p.get("stpMode") or "none").lower()
+        o.stp_mode = stp
         o.preset_tp = str(p.get("presetStopSurplusPrice") or "")
         o.preset_sl = str(p.get("presetStopLossPrice") or "")
         o.limit_price = price
@@ -708,7 +708,7 @@ class Engine:
             self._cancel(o, "post_only_cancel")
             return
         limit = None if o.order_type == "market" else o.price
-        if o.force == "fok" and m.liquidity(o.is_bid, limit, o.size) < o.size:
+        if o.force == "fok" and not self._fok_fills(o, limit):
             self._cancel(o, "fok_cancel")
             return
         left = o.size
@@ -727,6 +727,38 @@ class Engine:
         o.live = True
         acc.open_orders[o.order_id] = o
         m.add_resting(o)
+
+    def _fok_fills(self, o: Order, limit: int | None) -> bool:
+        """Whether ``_match`` would fill all of ``o``: the book's size up to ``limit``, less
+        what self-trade prevention and reduce-only limits (taker's and makers') take away."""
+        if o.is_open is False and self._reducible(o) < o.size:
+            return False
+        m = o.market
+        side = m.asks if o.is_bid else m.bids
+        room: dict[tuple[str, str], int] = {}   # what reduce-only makers' positions allow
+        got = 0
+        for p in (side.prices if o.is_bid else reversed(side.prices)):
+            if limit is not None and (p > limit if o.is_bid else p < limit):
+                break
+            for mk in side.levels[p][1]:
+                if not mk.live:
+                    continue
+                q = mk.remaining
+                if mk.account is not None:
+                    assert isinstance(mk, Order)
+                    if mk.account is o.account and o.stp_mode != "none":
+                        if o.stp_mode == "cancel_maker":
+                            continue        # canceled, not matched
+                        return False        # the taker is canceled here
+                    if mk.is_open is False:
+                        key = (mk.account.api_key, mk.hold_side)
+                        left = room[key] if key in room else self._reducible(mk)
+                        q = min(q, left)
+                        room[key] = left - q
+                got += q
+                if got >= o.size:
+                    return True
+        return False
 
     def _cancel(self, o: Order, reason: str) -> None:
         acc = o.account
@@ -802,10 +834,8 @@ class Engine:
             params["tradeSide"] = o.trade_side
         if o.reduce_only:
             params["reduceOnly"] = "YES"
-        # validate the replacement before touching the old order (its margin is freed by the swap)
-        freed = D0 if o.is_open is False or o.reduce_only else \
-            m.spec.notional(o.price, o.size) / o.leverage
-        self._place(acc, params, None, True, freed)
+        # validate the replacement before touching the old order: an error leaves it as it was
+        self._place(acc, params, None, o)
         self._cancel(o, "modify_cancel")
         new = self.place_order(acc, params)
         o.new_client_oid = new.client_oid
@@ -884,16 +914,17 @@ class Engine:
 
     def order_margin(self, acc: Account) -> Decimal:
         """Margin locked by resting opening orders."""
-        total = D0
-        for o in acc.open_orders.values():
-            if o.is_open is False or o.reduce_only:
-                continue
-            opening = o.size - o.filled
-            if o.is_open is None:
-                opp = acc.positions.get((o.market.symbol, "short" if o.is_bid else "long"))
-                opening = max(0, opening - (opp.size if opp else 0))
-            total += o.market.spec.notional(o.price, opening) / o.leverage
-        return total
+        return sum((self._margin_of(acc, o) for o in acc.open_orders.values()), D0)
+
+    def _margin_of(self, acc: Account, o: Order) -> Decimal:
+        """Margin one resting order locks: its opening part x limit price / leverage."""
+        if o.is_open is False or o.reduce_only:
+            return D0
+        opening = o.size - o.filled
+        if o.is_open is None:
+            opp = acc.positions.get((o.market.symbol, "short" if o.is_bid else "long"))
+            opening = max(0, opening - (opp.size if opp else 0))
+        return o.market.spec.notional(o.price, opening) / o.leverage
 
     def balance(self, acc: Account) -> dict[str, Decimal]:
         """The numbers behind the accounts endpoint and the account push."""
@@ -1038,8 +1069,7 @@ def _dec_str(d: Decimal) -> str:
     """An exact Decimal without exponent or needless trailing zeros ('0' for zero)."""
     if not d:
         return "0"
-    s = format(d.quantize(Decimal("1e-12")).normalize(), "f")
-    return s
+    return format(fixed(d, _E12).normalize(WIDE), "f")
 
 
 def _lower(v: Any, name: str) -> str:

@@ -81,7 +81,12 @@ class Flow:
                     m.remove_resting(o)
                     break
         elif r < 0.97:
-            eng.bg_take(m, r < 0.915, self._size(small=True))
+            # like Bitget's market orders, never beyond a price band (5%) around the fair
+            # price: a user's absurd resting price must not become the market's last trade
+            is_bid = r < 0.915
+            band = self.fair // 20
+            eng.bg_take(m, is_bid, self._size(small=True),
+                        self.fair + band if is_bid else self.fair - band)
         else:
             self.fair += self.tick if rng.random() < 0.5 else -self.tick
             if self.fair <= self.tick * 10:

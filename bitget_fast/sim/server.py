@@ -22,8 +22,8 @@ from typing import Any, Iterable, Sequence
 
 from picows import ws_create_server
 
-from .api import RestApi, RestFault
-from .contracts import ContractSpec, contract_for
+from .api import RestApi, RestFault, check_count, check_seconds
+from .contracts import ContractSpec, contract_for, fixed
 from .engine import Account, Engine, Market
 from .feed import Flow
 from .http import HttpServer, start_http_server
@@ -193,7 +193,9 @@ class Simulator:
         return self.engine.market(symbol)
 
     def advance(self, steps: int = 1, symbol: str | None = None) -> None:
-        """Run ``steps`` background events now (per symbol, or only ``symbol``)."""
+        """Run ``steps`` background events now (per symbol, or only ``symbol``); at most 1,000,000."""
+        if type(steps) is not int or not 0 <= steps <= 1_000_000:
+            raise ValueError(f"steps must be an integer in [0, 1000000], not {steps!r}")
         flows = [self.flows[self.engine.market(symbol).symbol]] if symbol else list(self.flows.values())
         for _ in range(steps):
             for f in flows:
@@ -202,15 +204,17 @@ class Simulator:
     def set_mark_price(self, symbol: str, price: str) -> None:
         """Move the fair, mark and index price of ``symbol`` (the flow follows it)."""
         m = self.engine.market(symbol)
-        units = int(Decimal(price).scaleb(m.spec.price_place))
+        units = int(_number(price, "price", 0, Decimal("1e30")).scaleb(m.spec.price_place))
         units -= units % m.spec.tick
+        if units <= 0:
+            raise ValueError(f"price must be at least one tick, not {price!r}")
         m.mark = m.index = units
         self.flows[m.symbol].fair = units
         self.engine.flush()
 
     def set_funding_rate(self, symbol: str, rate: str) -> None:
         """The funding rate charged at the next settlement of ``symbol``."""
-        self.engine.market(symbol).funding_rate = Decimal(rate)
+        self.engine.market(symbol).funding_rate = _number(rate, "rate", -1, 1)
 
     def settle_funding(self, symbol: str | None = None) -> None:
         """Run a funding settlement now (all symbols, or ``symbol``)."""
@@ -241,6 +245,7 @@ class Simulator:
 
     def stall(self, which: str = "public", seconds: float = 1.0) -> int:
         """Hold every WebSocket push of these connections for ``seconds``, then deliver in order."""
+        seconds = check_seconds(seconds, "seconds")
         conns = self.hub.select(which)
         for c in conns:
             c.stall(seconds)
@@ -248,10 +253,12 @@ class Simulator:
 
     def corrupt_checksum(self, symbol: str, count: int = 1) -> None:
         """The next ``count`` books updates of ``symbol`` carry a wrong checksum."""
+        check_count(count)
         self.hub.feeds[self.engine.market(symbol).symbol].corrupt += count
 
     def skip_seq(self, symbol: str, *, deep: bool = False, count: int = 1) -> None:
         """Drop the next books update of ``symbol`` that changes the top 25 (or, ``deep``, only deeper levels)."""
+        check_count(count)
         f = self.hub.feeds[self.engine.market(symbol).symbol]
         if deep:
             f.skip_deep += count
@@ -260,6 +267,8 @@ class Simulator:
 
     def send_malformed(self, which: str = "public", data: bytes = _MALFORMED) -> int:
         """Send a malformed text frame (truncated JSON by default) on these WebSocket connections."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("data must be bytes")
         conns = self.hub.select(which)
         for c in conns:
             c.send_raw(data)
@@ -267,6 +276,8 @@ class Simulator:
 
     def send_oversized(self, which: str = "public", size: int = 16 << 20) -> int:
         """Send one frame of ``size`` bytes (default 16 MiB) on these WebSocket connections."""
+        if type(size) is not int or not 0 <= size <= 1 << 28:
+            raise ValueError("size must be an integer number of bytes up to 256 MiB")
         head = b'{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"ticker","instId":"X"},"pad":"'
         data = head + b"x" * max(0, size - len(head) - 2) + b'"}'
         conns = self.hub.select(which)
@@ -410,7 +421,17 @@ class Simulator:
                 agg[5] += qv
         spec = m.spec
         out = [[str(b), spec.price_str(o), spec.price_str(h), spec.price_str(lo), spec.price_str(c),
-                spec.size_str(v), format(qv.quantize(Decimal("1e-4")), "f")]
+                spec.size_str(v), format(fixed(qv, Decimal("1e-4")), "f")]
                for b, (o, h, lo, c, v, qv) in sorted(buckets.items())]
         return out[-limit:]
 
+
+def _number(v: Any, name: str, lo: Any, hi: Any) -> Decimal:
+    """``v`` as a Decimal in [lo, hi], or ValueError (a control's argument: money stays sane)."""
+    try:
+        d = Decimal(v)
+    except (ArithmeticError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {v!r}") from None
+    if not d.is_finite() or not lo <= d <= hi:
+        raise ValueError(f"{name} must be a number in [{lo}, {hi}], not {v!r}")
+    return d

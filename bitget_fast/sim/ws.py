@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
 
 from . import reference
-from .contracts import PRODUCT_TYPE
+from .contracts import PRODUCT_TYPE, fixed
 from .engine import Account, Market, SimError
 
 if TYPE_CHECKING:
@@ -152,7 +152,9 @@ class Conn(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type == WSMsgType.CLOSE:
             self.flush()
-            transport.send_close(frame.get_close_code())
+            # echo the peer's code; picows reads "no code" as 0, which is no valid code to send
+            code = frame.get_close_code()
+            transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
             transport.disconnect()
             return
         if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -243,6 +245,7 @@ class Conn(WSListener):  # type: ignore[misc]
         """Flush what is queued, then close the connection (with a close frame)."""
         self.flush()
         if self.transport is not None:
+            self.transport.send_close(WSCloseCode.OK)
             self.transport.disconnect()
 
     def send_json(self, obj: Any) -> None:
@@ -384,7 +387,8 @@ class WsHub:
         inst = str(arg.get("instId") or "").upper()
         itype = str(arg.get("instType") or "").upper()
         f = self.feeds.get(inst)
-        if itype != PRODUCT_TYPE or ch not in PUBLIC_CHANNELS or f is None:
+        if itype != PRODUCT_TYPE or not isinstance(ch, str) or ch not in PUBLIC_CHANNELS \
+                or f is None:
             conn.error(30001, f"instType:{arg.get('instType')},channel:{ch},"
                        f"instId:{arg.get('instId')} doesn't exist", arg)
             return
@@ -452,12 +456,12 @@ class WsHub:
             "bidSz": spec.size_str(m.level_size(True, bb)) if bb else "",
             "askSz": spec.size_str(m.level_size(False, ba)) if ba else "",
             "open24h": spec.price_str(m.open_24h), "high24h": spec.price_str(m.high_24h),
-            "low24h": spec.price_str(m.low_24h), "change24h": format(chg.quantize(_CHG), "f"),
+            "low24h": spec.price_str(m.low_24h), "change24h": format(fixed(chg, _CHG), "f"),
             "fundingRate": format(m.funding_rate, "f"), "nextFundingTime": str(m.next_funding_ms),
             "markPrice": spec.price_str(m.mark), "indexPrice": spec.price_str(m.index),
             "holdingAmount": spec.size_str(m.open_interest), "baseVolume": spec.size_str(m.volume_base),
             "quoteVolume": format(m.volume_quote, "f"), "usdtVolume": format(m.volume_quote, "f"),
-            "openUtc": spec.price_str(m.open_24h), "changeUtc24h": format(chg.quantize(_CHG), "f"),
+            "openUtc": spec.price_str(m.open_24h), "changeUtc24h": format(fixed(chg, _CHG), "f"),
             "symbolType": 1, "deliveryPrice": "0", "deliveryStartTime": None,
             "deliveryTime": None, "deliveryStatus": "", "ts": str(now),
         }
@@ -590,9 +594,10 @@ class WsHub:
         ts = str(a.get("timestamp") or "")
         if acc is None:
             code, msg = 30011, "Invalid ACCESS_KEY"
-        elif not hmac.compare_digest(str(a.get("passphrase") or ""), acc.passphrase):
+        elif not hmac.compare_digest(str(a.get("passphrase") or "").encode(),
+                                     acc.passphrase.encode()):
             code, msg = 30012, "Invalid ACCESS_PASSPHRASE"
-        elif not ts.isdigit() or not ts.isascii():
+        elif not ts.isdigit() or not ts.isascii() or len(ts) > 16:
             code, msg = 30013, "Invalid ACCESS_TIMESTAMP"
         else:
             t = int(ts)
@@ -601,13 +606,15 @@ class WsHub:
                 code, msg = 30014, "Request timestamp expired"
             else:
                 want = reference.sign(acc.secret, f"{ts}GET/user/verify".encode())
-                if not hmac.compare_digest(str(a.get("sign") or ""), want):
+                if not hmac.compare_digest(str(a.get("sign") or "").encode(), want.encode()):
                     code, msg = 30015, "Invalid sign"
         if code:
             conn.send_json({"event": "error", "code": code, "msg": msg})
             conn.close()
             return
         assert acc is not None
+        if conn.account is not None:   # a second login: the old account's pushes stop here
+            self.by_account.get(conn.account.api_key, set()).discard(conn)
         conn.account = acc
         self.by_account.setdefault(acc.api_key, set()).add(conn)
         conn.send_json({"event": "login", "code": 0, "msg": ""})
@@ -621,7 +628,8 @@ class WsHub:
         inst = str(arg.get(key) or "")
         itype = str(arg.get("instType") or "").upper()
         ok_inst = inst == "default" or (ch != "account" and inst.upper() in self.feeds)
-        if itype != PRODUCT_TYPE or ch not in PRIVATE_CHANNELS or not ok_inst:
+        if itype != PRODUCT_TYPE or not isinstance(ch, str) or ch not in PRIVATE_CHANNELS \
+                or not ok_inst:
             conn.error(30001, f"instType:{arg.get('instType')},channel:{ch},{key}:{inst} "
                        "doesn't exist", arg)
             return
