@@ -89,8 +89,8 @@ def checksum_joined(bids: Sequence[str], asks: Sequence[str]) -> int:
     The same algorithm in a form the simulator can feed from a cache of level strings:
     the interleaving is two slice assignments instead of a loop.
     """
-    b = bids[:_CHECKSUM_LEVELS]
-    a = asks[:_CHECKSUM_LEVELS]
+    b = bids if len(bids) <= _CHECKSUM_LEVELS else bids[:_CHECKSUM_LEVELS]
+    a = asks if len(asks) <= _CHECKSUM_LEVELS else asks[:_CHECKSUM_LEVELS]
     nb, na = len(b), len(a)
     n = nb if nb < na else na
     parts: list[str] = [""] * (2 * n)

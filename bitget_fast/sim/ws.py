@@ -24,7 +24,7 @@ import orjson
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
 
 from . import reference
-from .contracts import PRODUCT_TYPE, fixed
+from .contracts import PRODUCT_TYPE, fixed, fmt_units
 from .engine import Account, Market, SimError
 
 if TYPE_CHECKING:
@@ -58,11 +58,13 @@ class _MarketFeed:
     """
 
     __slots__ = ("market", "subs", "bp", "bs", "ap", "as_", "last_cs", "last_top", "corrupt",
-                 "skip_top", "skip_deep", "ticker_dirty", "arg_cache", "pstr", "books_head")
+                 "skip_top", "skip_deep", "ticker_dirty", "arg_cache", "pstr", "books_head",
+                 "books_subs")
 
     def __init__(self, market: Market) -> None:
         self.market = market
         self.subs: dict[str, set[Conn]] = {ch: set() for ch in PUBLIC_CHANNELS}
+        self.books_subs = self.subs["books"]     # the same set, without a dict lookup per push
         self.bp: list[int] = []        # bid prices, ascending
         self.bs: list[str] = []        # "price:size" of each, exactly as pushed
         self.ap: list[int] = []
@@ -89,6 +91,17 @@ class _MarketFeed:
         self.as_ = [f"{spec.price_str(p)}:{spec.size_str(m.asks.levels[p][0])}" for p in self.ap]
         self.last_cs = self.checksum()
 
+    def price(self, p: int) -> str:
+        """The price string of ``p`` (cached: prices repeat)."""
+        s = self.pstr[p] = self.market.spec.price_str(p)
+        return s
+
+    @property
+    def depth_subs(self) -> bool:
+        """Whether anybody is subscribed to books1/5/15."""
+        subs = self.subs
+        return bool(subs["books1"] or subs["books5"] or subs["books15"])
+
     def top_joined(self, n: int) -> tuple[list[str], list[str]]:
         """The best ``n`` levels of each side as "price:size", best first."""
         bs = self.bs
@@ -111,9 +124,33 @@ def _levels_json(levels: list[list[str]]) -> bytes:
     return ("[" + ",".join([f'["{p}","{s}"]' for p, s in levels]) + "]").encode()
 
 
+def _apply_side(f: _MarketFeed, changes: dict[int, int], prices: list[int], strs: list[str],
+                bids: bool, vp: int) -> list[str]:
+    """Mirror one side's changed levels into the feed's sorted lists; the "p:s" of each, best first."""
+    pstr = f.pstr
+    out = []
+    for p in (sorted(changes, reverse=bids) if len(changes) > 1 else changes):
+        q = changes[p]
+        t = (pstr.get(p) or f.price(p)) + ":" + fmt_units(q, vp)
+        out.append(t)
+        i = bisect_left(prices, p)
+        if i < len(prices) and prices[i] == p:
+            if q:
+                strs[i] = t
+            else:
+                del prices[i]
+                del strs[i]
+        elif q:
+            prices.insert(i, p)
+            strs.insert(i, t)
+    return out
+
+
 def _joined_json(levels: list[str]) -> str:
-    """'["p","s"],["p","s"]' from "p:s" strings."""
-    return ",".join(['["' + x.replace(":", '","') + '"]' for x in levels])
+    """'["p","s"],["p","s"]' from "p:s" strings (prices and sizes hold no ':' or quote)."""
+    if not levels:
+        return ""
+    return ('["' + '"],["'.join(levels) + '"]').replace(":", '","')
 
 
 class Conn(WSListener):  # type: ignore[misc]
@@ -480,38 +517,20 @@ class WsHub:
 
     # EngineListener -------------------------------------------------------------
     def on_book(self, market: Market, bids: dict[int, int], asks: dict[int, int]) -> None:
+        # The feed's hot path: one call per books message.
         f = self.feeds[market.symbol]
         market.seq += 1
         f.ticker_dirty = True
-        spec = market.spec
-        pstr = f.pstr
-        ss = spec.size_str
-        ch_b: list[str] = []
-        ch_a: list[str] = []
-        for book, prices, strs, out, rev in ((bids, f.bp, f.bs, ch_b, True),
-                                             (asks, f.ap, f.as_, ch_a, False)):
-            if not book:
-                continue
-            for p in (sorted(book, reverse=rev) if len(book) > 1 else book):
-                q = book[p]
-                ps = pstr.get(p) or pstr.setdefault(p, spec.price_str(p))
-                t = ps + ":" + ss(q)
-                out.append(t)
-                i = bisect_left(prices, p)
-                if i < len(prices) and prices[i] == p:
-                    if q:
-                        strs[i] = t
-                    else:
-                        del prices[i]
-                        del strs[i]
-                elif q:
-                    prices.insert(i, p)
-                    strs.insert(i, t)
-        subs = f.subs
-        if not (subs["books"] or f.skip_top or f.skip_deep or f.corrupt):
-            self._depth_pushes(f)
+        vp = market.spec.volume_place
+        ch_b = _apply_side(f, bids, f.bp, f.bs, True, vp) if bids else []
+        ch_a = _apply_side(f, asks, f.ap, f.as_, False, vp) if asks else []
+        books_subs = f.books_subs
+        if not (books_subs or f.skip_top or f.skip_deep or f.corrupt):
+            if f.depth_subs:
+                self._depth_pushes(f)
             return
-        cs = f.checksum()
+        bs = f.bs
+        cs = reference.checksum_joined(bs[:-CHECKSUM_DEPTH - 1:-1], f.as_[:CHECKSUM_DEPTH])
         top_changed = cs != f.last_cs
         f.last_cs = cs
         if f.skip_top and top_changed:
@@ -522,7 +541,7 @@ class WsHub:
             f.skip_deep -= 1
             _log.info("fault: dropped books update seq %d of %s (deep levels only)", market.seq,
                       market.symbol)
-        elif subs["books"]:
+        elif books_subs:
             if f.corrupt:
                 f.corrupt -= 1
                 cs = ((cs ^ 0x5A5A5A5A) + 0x80000000) % 0x100000000 - 0x80000000
@@ -530,9 +549,10 @@ class WsHub:
             data = (f'{f.books_head}{_joined_json(ch_a)}],"bids":[{_joined_json(ch_b)}],'
                     f'"checksum":{cs},"seq":{market.seq},"ts":"{now}"}}],"ts":{now}}}').encode()
             self.books_sent += 1
-            for c in subs["books"]:
+            for c in books_subs:
                 c.send_raw(data)
-        self._depth_pushes(f)
+        if f.depth_subs:
+            self._depth_pushes(f)
 
     def _depth_pushes(self, f: _MarketFeed) -> None:
         subs = f.subs
