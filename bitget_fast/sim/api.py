@@ -137,7 +137,6 @@ class RestApi:
         self.global_windows: dict[str, deque[float]] = {}
         self.faults: list[RestFault] = []
         self.ack_delays: list[RestFault] = []
-        self.requests = 0
         pub: dict[str, Callable[[dict[str, str]], Any]] = {
             "/api/v2/public/time": self.time,
             _V2 + "market/contracts": self.contracts,
@@ -222,7 +221,6 @@ class RestApi:
 
     # ---------------------------------------------------------------- dispatch
     def __call__(self, req: Request) -> Response | Any:
-        self.requests += 1
         path = req.path
         fault = None
         for f in self.faults:

@@ -144,7 +144,7 @@ DEFAULT_CONTRACTS: dict[str, ContractSpec] = {c.symbol: c for c in [
 
 
 def contract_for(symbol: str) -> ContractSpec:
-    """The default contract of ``symbol``; unknown ``XXXUSDT`` symbols get a generic 4-decimal spec."""
+    """The default contract of ``symbol``; other USDT-M symbols (``...USDT``) get a generic 4-decimal spec."""
     symbol = symbol.upper()
     if symbol in DEFAULT_CONTRACTS:
         return DEFAULT_CONTRACTS[symbol]

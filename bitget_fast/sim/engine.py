@@ -116,7 +116,7 @@ class Order(Resting):
                  "hold_side", "order_type", "force", "size", "filled", "status", "reduce_only",
                  "margin_mode", "leverage", "c_time", "u_time", "fee", "quote_filled", "pnl",
                  "cancel_reason", "stp_mode", "preset_tp", "preset_sl", "limit_price",
-                 "is_open", "source", "new_client_oid", "pos_mode")
+                 "is_open", "source", "pos_mode")
 
     status: str
 
@@ -686,7 +686,6 @@ class Engine:
         o.limit_price = price
         o.is_open = is_open
         o.source = "market" if otype == "market" else "normal"
-        o.new_client_oid = None
         o.pos_mode = acc.pos_mode      # an order keeps the mode it was placed in
         o.live = False
         acc.orders[o.order_id] = o
@@ -837,8 +836,7 @@ class Engine:
         # validate the replacement before touching the old order: an error leaves it as it was
         self._place(acc, params, None, o)
         self._cancel(o, "modify_cancel")
-        new = self.place_order(acc, params)
-        o.new_client_oid = new.client_oid
+        self.place_order(acc, params)
         return o
 
     # ------------------------------------------------------------------ settings

@@ -343,7 +343,6 @@ class WsHub:
         self.attempts: dict[str, deque[float]] = {}
         self.defer_private = True
         self.idle_timeout_s = sim.ws_idle_timeout_s
-        self.books_sent = 0
         self.pending: list[Conn] = []
         self.flush_scheduled = False
 
@@ -548,7 +547,6 @@ class WsHub:
             now = self.engine.now_ms()
             data = (f'{f.books_head}{_joined_json(ch_a)}],"bids":[{_joined_json(ch_b)}],'
                     f'"checksum":{cs},"seq":{market.seq},"ts":"{now}"}}],"ts":{now}}}').encode()
-            self.books_sent += 1
             for c in books_subs:
                 c.send_raw(data)
         if f.depth_subs:

@@ -161,14 +161,22 @@ def test_keep_alive_sequential_requests():
     assert len({r.peer for r in rec.requests}) == 1
 
 
-def test_pipelined_requests_answered_in_order_behind_a_delayed_reply():
+def slow_then_echo(delay_s: float):
+    """A handler echoing the path; ``/slow`` answers after ``delay_s`` (an awaitable reply)."""
+
     def handler(req):
         if req.path == "/slow":
             async def later():
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(delay_s)
                 return Response.json(200, {"path": req.path})
             return later()
         return Response.json(200, {"path": req.path})
+
+    return handler
+
+
+def test_pipelined_requests_answered_in_order_behind_a_delayed_reply():
+    handler = slow_then_echo(0.05)
 
     async def main():
         async with await start_http_server(handler) as srv:
@@ -460,13 +468,7 @@ def test_abort_connections_keeps_listening():
 
 
 def test_pipeline_beyond_the_cap_gets_503_after_the_queued_replies():
-    def handler(req):
-        if req.path == "/slow":
-            async def later():
-                await asyncio.sleep(0.02)
-                return Response.json(200, {"path": req.path})
-            return later()
-        return Response.json(200, {"path": req.path})
+    handler = slow_then_echo(0.02)
 
     async def main():
         async with await start_http_server(handler) as srv:
