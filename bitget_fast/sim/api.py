@@ -472,10 +472,7 @@ class RestApi:
         self._product(q)
         m = self.engine.market(q.get("symbol"))
         limit = _int(q.get("limit"), 100, 1, 100, "limit")
-        s = m.spec
-        rows = list(m.trades)[-limit:]
-        return [{"tradeId": t, "price": s.price_str(p), "size": s.size_str(z), "side": side,
-                 "ts": str(ts), "symbol": m.symbol} for t, p, z, side, ts in reversed(rows)]
+        return [_trade_row(m, t) for t in reversed(list(m.trades)[-limit:])]
 
     def public_fills_history(self, q: dict[str, str]) -> Any:
         """Public trades, newest first, paged by ``idLessThan`` / time (the last 1000 are kept)."""
@@ -485,13 +482,11 @@ class RestApi:
         below = _int(q.get("idLessThan"), 1 << 64, 0, 1 << 64, "idLessThan")
         start = _int(q.get("startTime"), 0, 0, 1 << 62, "startTime")
         end = _int(q.get("endTime"), 1 << 62, 0, 1 << 62, "endTime")
-        s = m.spec
         out: list[dict[str, str]] = []
-        for t, p, z, side, ts in reversed(m.trades):
-            if int(t) >= below or not start <= ts <= end:
+        for trade in reversed(m.trades):
+            if int(trade[0]) >= below or not start <= trade[4] <= end:
                 continue
-            out.append({"tradeId": t, "price": s.price_str(p), "size": s.size_str(z), "side": side,
-                        "ts": str(ts), "symbol": m.symbol})
+            out.append(_trade_row(m, trade))
             if len(out) >= limit:
                 break
         return out
@@ -709,6 +704,13 @@ class RestApi:
         self._product(b)
         self.engine.set_position_mode(acc, b.get("posMode"))
         return {"posMode": acc.pos_mode}
+
+
+def _trade_row(m: Any, trade: tuple[str, int, int, str, int]) -> dict[str, str]:
+    """One public trade as the market fills endpoints show it."""
+    tid, price, size, side, ts = trade
+    return {"tradeId": tid, "price": m.spec.price_str(price), "size": m.spec.size_str(size),
+            "side": side, "ts": str(ts), "symbol": m.symbol}
 
 
 async def _delayed(res: Response, delay: float) -> Response:
