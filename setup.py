@@ -46,7 +46,8 @@ MODE = "-".join(m for m, on in (("sanitize", SANITIZE), ("debug", DEBUG and not 
 CORE = (
     "bf_core",
     {
-        "sources": ["src/bf_sha256.c", "src/bf_hmac.c", "src/bf_base64.c"],
+        "sources": ["src/bf_sha256.c", "src/bf_hmac.c", "src/bf_base64.c", "src/bf_crc32.c",
+                    "src/bf_book.c"],
         "include_dirs": ["src"],
         "cflags": C_STRICT,
     },
@@ -79,6 +80,7 @@ def ext(name: str, *, libraries: tuple[str, ...] = ("bf_core",)) -> Extension:
 
 EXTENSIONS = [
     ext("signing"),
+    ext("book"),
 ]
 
 setup(

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 try:
     from bitget_fast.signing import Signer, prehash, sha256_backend
+    from bitget_fast.book import OrderBook, crc32_backend
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by the tests
     import os as _os
 
@@ -21,7 +22,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         if _in_checkout else ""
     )
     raise ImportError(
-        "bitget_fast's compiled extension bitget_fast.signing could not be loaded "
+        "bitget_fast's compiled extensions could not be loaded "
         f"({_exc}). bitget_fast has no pure-Python fallback: install a prebuilt wheel "
         "(`pip install bitget-fast`) or build from source with `pip install .` "
         "(needs a C compiler and the Python headers)." + _hint
@@ -34,6 +35,7 @@ from bitget_fast.errors import (
     BookIntegrityError,
     ChecksumMismatch,
     ClockSkewError,
+    CrossedBook,
     ConfigurationError,
     DuplicateClientOidError,
     ExchangeError,
@@ -56,6 +58,8 @@ __all__ = [
     "Signer",
     "prehash",
     "sha256_backend",
+    "OrderBook",
+    "crc32_backend",
     "Credentials",
     "encode_query",
     "BitgetError",
@@ -65,6 +69,7 @@ __all__ = [
     "BookIntegrityError",
     "ChecksumMismatch",
     "SequenceGap",
+    "CrossedBook",
     "TransportError",
     "ExchangeError",
     "AuthenticationError",

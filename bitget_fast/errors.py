@@ -15,6 +15,7 @@ __all__ = [
     "BookIntegrityError",
     "ChecksumMismatch",
     "SequenceGap",
+    "CrossedBook",
     "TransportError",
     "ExchangeError",
     "AuthenticationError",
@@ -67,6 +68,10 @@ class ChecksumMismatch(BookIntegrityError):
 
 class SequenceGap(BookIntegrityError):
     """An update's seq/pseq does not follow the book's sequence."""
+
+
+class CrossedBook(BookIntegrityError):
+    """After a message the best bid is at or above the best ask: the book cannot be right."""
 
 
 class TransportError(BitgetError, ConnectionError):

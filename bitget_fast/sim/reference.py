@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import orjson
 
-from bitget_fast.errors import ChecksumMismatch, ProtocolError, SequenceGap
+from bitget_fast.errors import ChecksumMismatch, CrossedBook, ProtocolError, SequenceGap
 
 __all__ = ["prehash", "sign", "sign_request", "checksum", "checksum_joined", "Book"]
 
@@ -122,7 +122,8 @@ class Book:
       with the CRC32 of the local top 25 levels and counted in ``checksums_verified``.
     * :meth:`apply` validates the whole message before touching the book: on
       :class:`ProtocolError` nothing changed. On :class:`SequenceGap` or
-      :class:`ChecksumMismatch` the message stays applied, ``is_valid`` turns False and later
+      :class:`ChecksumMismatch` (or :class:`CrossedBook`: best bid >= best ask after a
+      message whose checksum held) the message stays applied, ``is_valid`` turns False and later
       updates are dropped (counted in ``dropped_updates``) until the next snapshot. A new book
       is invalid until its first snapshot.
     * Prices and sizes must be JSON strings of non-negative decimals (``"113.40"``; no sign,
@@ -208,6 +209,7 @@ class Book:
             self.seq = seq
             self.is_valid = True
             self._verify(channel, expected, snapshot=True)
+            self._check_crossed(channel)
             return
         if not self.is_valid:
             self.dropped_updates += 1
@@ -223,6 +225,15 @@ class Book:
                               "the book is invalid until the next snapshot (resubscribe)",
                               channel=channel)
         self._verify(channel, expected, snapshot=False)
+        self._check_crossed(channel)
+
+    def _check_crossed(self, channel: str) -> None:
+        if self._bid_keys and self._ask_keys and -self._bid_keys[0] >= self._ask_keys[0]:
+            self.is_valid = False
+            raise CrossedBook(f"{self._where(channel, self.seq)}: crossed book: best bid "
+                              f"{self.best_bid[0]} >= best ask {self.best_ask[0]}; the message "
+                              "is applied and the book is invalid until the next snapshot "
+                              "(resubscribe)", channel=channel)
 
     def _sequence_problem(self, seq: int | None, pseq: int | None) -> str | None:
         """What is wrong with an update's seq/pseq against the book's, or None (counts jumps)."""

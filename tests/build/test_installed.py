@@ -10,11 +10,11 @@ import pathlib
 import sys
 
 import bitget_fast
-from bitget_fast import signing
+from bitget_fast import book, signing
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = pathlib.Path(bitget_fast.__file__).resolve().parent
-COMPILED = ["signing"]
+COMPILED = ["signing", "book"]
 
 
 def test_compiled_modules_loaded():
@@ -22,7 +22,8 @@ def test_compiled_modules_loaded():
         mod = sys.modules[f"bitget_fast.{name}"]
         assert isinstance(mod.__loader__, importlib.machinery.ExtensionFileLoader), mod
         assert mod.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), mod.__file__
-        assert not inspect.isfunction(mod.Signer.sign)  # a C method, not Python
+    assert not inspect.isfunction(signing.Signer.sign)  # a C method, not Python
+    assert not inspect.isfunction(book.OrderBook.apply)
 
 
 def test_tests_run_against_the_installed_package():
@@ -35,7 +36,8 @@ def test_tests_run_against_the_installed_package():
 
 
 def test_typing_and_cython_files_installed():
-    for rel in ["py.typed", "signing.pyi", "signing.pxd", "_c.pxd", "signing.pyx"]:
+    for rel in ["py.typed", "_c.pxd", "signing.pyi", "signing.pxd", "signing.pyx",
+                "book.pyi", "book.pxd", "book.pyx"]:
         assert (PACKAGE / rel).is_file(), rel
 
 
@@ -63,10 +65,24 @@ def test_stubs_match_the_compiled_module():
         # embedsignature: the compiled docstring starts with the signature; its
         # parameter names must be those of the stub.
         doc = getattr(signing.Signer, name).__doc__
-        assert doc and doc.startswith(f"{name}("), name
+        # (Cython versions differ on whether the class name prefixes it)
+        assert doc and doc.startswith((f"{name}(", f"Signer.{name}(")), name
         fn = next(n for n in signer.body if isinstance(n, ast.FunctionDef) and n.name == name)
         for arg in fn.args.args[1:]:
             assert arg.arg in doc.split(")")[0], (name, arg.arg)
+
+
+def test_book_stub_matches_the_compiled_module():
+    stub = _stub_names(PACKAGE / "book.pyi")
+    public = {n for n in dir(book) if not n.startswith("_")} - {
+        "os", "ChecksumMismatch", "CrossedBook", "ProtocolError", "SequenceGap"}
+    assert stub == public
+    tree = ast.parse((PACKAGE / "book.pyi").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "OrderBook")
+    members = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)} | {
+        n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+    runtime = {n for n in vars(book.OrderBook) if not n.startswith("_")}
+    assert members - {"__init__"} == runtime
 
 
 def test_every_public_name_is_documented():

@@ -1,7 +1,10 @@
-"""The plain-Python book oracle (sim/reference.py) against real Bitget data and protocol 7.1-7.2.
+"""Both order books against real Bitget data and protocol 7.1-7.2: the same tests, two implementations.
 
-Expected values come from tests/fixtures/SOURCES.md and the protocol reference sections 7.1-7.2;
-the semantics under test are DECISIONS.md sections 2 and 3.
+Every test that takes the ``Book`` fixture runs once with the plain-Python oracle
+(``sim/reference.py``) and once with the compiled :class:`bitget_fast.OrderBook`
+(uvloop's model: one suite, two implementations). Expected values come from
+tests/fixtures/SOURCES.md and the protocol reference sections 7.1-7.2; the semantics
+under test are DECISIONS.md sections 2 and 3.
 """
 
 from __future__ import annotations
@@ -12,8 +15,26 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bitget_fast.errors import ChecksumMismatch, ProtocolError, SequenceGap
-from bitget_fast.sim.reference import Book, checksum
+from bitget_fast.errors import (BookIntegrityError, ChecksumMismatch, CrossedBook, ProtocolError,
+                               SequenceGap)
+from bitget_fast.book import OrderBook
+from bitget_fast.sim import reference
+from bitget_fast.sim.reference import checksum
+
+
+class CompiledBook(OrderBook):
+    """The compiled book with the reference's reading surface (all levels as properties)."""
+
+    bids = property(OrderBook.bids)
+    asks = property(OrderBook.asks)
+
+    def apply(self, raw):
+        return OrderBook.apply(self, orjson.dumps(raw) if isinstance(raw, dict) else raw)
+
+
+@pytest.fixture(params=["reference", "compiled"])
+def Book(request):
+    return reference.Book if request.param == "reference" else CompiledBook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REAL = FIXTURES / "real"
@@ -64,7 +85,7 @@ def cryptofeed_frames(symbol: str) -> list[bytes]:
     return frames
 
 
-def state(book: Book) -> tuple:
+def state(book) -> tuple:
     return (book.bids, book.asks, book.seq, book.is_valid, book.seq_jumps,
             book.checksums_verified, book.checksums_skipped, book.dropped_updates,
             book.absent_deletes)
@@ -74,7 +95,7 @@ def state(book: Book) -> tuple:
 
 @pytest.mark.parametrize("read", [jsonl_frames, cryptofeed_frames], ids=["jsonl", "cryptofeed"])
 @pytest.mark.parametrize("symbol", sorted(RECORDED))
-def test_recording_replays_with_every_checksum_verified(symbol, read):
+def test_recording_replays_with_every_checksum_verified(Book, symbol, read):
     count, snapshot_ck, last_ts, last_ck, best_bid, best_ask, depth = RECORDED[symbol]
     frames = read(symbol)
     assert len(frames) == count
@@ -103,7 +124,7 @@ def _float_text(text: str) -> str:
 
 
 @pytest.mark.parametrize("symbol", sorted(RECORDED))
-def test_float_reformatted_strings_fail_every_frame(symbol):
+def test_float_reformatted_strings_fail_every_frame(Book, symbol):
     frames = jsonl_frames(symbol)
     book = Book(symbol)
     failures = 0
@@ -125,7 +146,7 @@ def test_float_reformatted_strings_fail_every_frame(symbol):
 # -- V2-shaped and documented examples -------------------------------------------------------
 
 @pytest.mark.parametrize("parse", [bytes, orjson.loads], ids=["bytes", "dict"])
-def test_v2_nautilus_snapshot_then_update(parse):
+def test_v2_nautilus_snapshot_then_update(Book, parse):
     book = Book("BTCUSDT")
     book.apply(parse((DOCS / "nautilus_pr3782_ws_public_depth_snapshot.json").read_bytes()))
     assert (book.checksum(), book.seq) == (1431635978, 1001)
@@ -176,7 +197,7 @@ def test_checksum_uses_only_the_top_25_levels():
     assert checksum(bids, asks) != checksum(bids[:24], asks[:25])
 
 
-def test_protocol_example_messages_through_the_book():
+def test_protocol_example_messages_through_the_book(Book):
     book = Book("BTCUSDT")
     book.apply(SNAPSHOT_71)
     assert (book.bids, book.asks, book.seq) == (SNAPSHOT_71_BIDS, SNAPSHOT_71_ASKS, 123)
@@ -199,7 +220,7 @@ def books5_push() -> dict:
     return orjson.loads(pushed)
 
 
-def test_books5_docs_example_with_checksum_0_is_skipped():
+def test_books5_docs_example_with_checksum_0_is_skipped(Book):
     book = Book("BTCUSDT")
     book.apply(books5_push())
     assert (book.checksums_skipped, book.checksums_verified) == (1, 0)
@@ -240,7 +261,7 @@ def bid_size(size, **data):
     return push("update", [("100.0", size)], after=([("100.0", size)], [ASK]), **data)
 
 
-def test_pseq_chain_and_string_numbers():
+def test_pseq_chain_and_string_numbers(Book):
     book = Book("BTCUSDT", strict_seq=True)
     book.apply(snapshot(seq="10"))
     assert book.seq == 10
@@ -249,7 +270,7 @@ def test_pseq_chain_and_string_numbers():
     assert (book.seq, book.best_bid, book.checksums_verified) == (12, ("100.0", "3.0"), 3)
 
 
-def test_pseq_mismatch_is_a_gap_and_the_update_stays():
+def test_pseq_mismatch_is_a_gap_and_the_update_stays(Book):
     book = Book("BTCUSDT")
     book.apply(snapshot(seq=10))
     with pytest.raises(SequenceGap) as err:
@@ -260,7 +281,7 @@ def test_pseq_mismatch_is_a_gap_and_the_update_stays():
 
 
 @pytest.mark.parametrize("seq", [10, 9, "10"])
-def test_stale_seq_is_a_gap(seq):
+def test_stale_seq_is_a_gap(Book, seq):
     book = Book("BTCUSDT")
     book.apply(snapshot(seq=10))
     with pytest.raises(SequenceGap, match="stale or replayed"):
@@ -268,7 +289,7 @@ def test_stale_seq_is_a_gap(seq):
     assert not book.is_valid
 
 
-def test_seq_jump_counted_by_default_and_a_gap_when_strict():
+def test_seq_jump_counted_by_default_and_a_gap_when_strict(Book):
     lenient, strict = Book("BTCUSDT"), Book("BTCUSDT", strict_seq=True)
     for book in (lenient, strict):
         book.apply(snapshot(seq=10))
@@ -280,7 +301,7 @@ def test_seq_jump_counted_by_default_and_a_gap_when_strict():
     assert (strict.seq, strict.best_bid, strict.is_valid) == (13, ("100.0", "3.0"), False)
 
 
-def test_checksum_mismatch_keeps_the_update_and_drops_until_a_snapshot():
+def test_checksum_mismatch_keeps_the_update_and_drops_until_a_snapshot(Book):
     book = Book("BTCUSDT")
     book.apply(bid_size("9.0"))  # before any snapshot: dropped
     assert (book.dropped_updates, book.depth) == (1, (0, 0))
@@ -301,7 +322,7 @@ def test_checksum_mismatch_keeps_the_update_and_drops_until_a_snapshot():
     assert (book.best_bid, book.is_valid) == (("100.0", "4.0"), True)
 
 
-def test_checksum_0_on_an_update_is_verified_and_wrong_on_a_snapshot_is_caught():
+def test_checksum_0_on_an_update_is_verified_and_wrong_on_a_snapshot_is_caught(Book):
     book = Book("BTCUSDT")
     book.apply(snapshot(checksum=0))
     assert book.checksums_skipped == 1
@@ -312,7 +333,7 @@ def test_checksum_0_on_an_update_is_verified_and_wrong_on_a_snapshot_is_caught()
     assert book.bids == [BID] and not book.is_valid
 
 
-def test_zero_sizes_delete_and_absent_deletes_are_counted():
+def test_zero_sizes_delete_and_absent_deletes_are_counted(Book):
     book = Book("BTCUSDT")
     book.apply(push("snapshot", [BID, ("99.5", "1")], [ASK]))
     book.apply(push("update", [("99.0", "0"), ("100.0", "0.000")], [("105", "0")],
@@ -360,7 +381,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_message_leaves_the_book_unchanged(raw):
+def test_malformed_message_leaves_the_book_unchanged(Book, raw):
     book = Book("BTCUSDT")
     book.apply(snapshot(seq=10))
     before = state(book)
@@ -374,7 +395,7 @@ def test_malformed_message_leaves_the_book_unchanged(raw):
     assert book.best_bid == ("100.0", "6.0")
 
 
-def test_not_json_reports_the_byte_offset():
+def test_not_json_reports_the_byte_offset(Book):
     with pytest.raises(ProtocolError) as err:
         Book("BTCUSDT").apply('{"é": nope}')
     assert err.value.offset == 7 and b"nope" in err.value.excerpt
@@ -382,7 +403,7 @@ def test_not_json_reports_the_byte_offset():
         Book("BTCUSDT").apply(12)
 
 
-def test_published_error_frames_are_rejected():
+def test_published_error_frames_are_rejected(Book):
     lines = (REAL / "errors_published.txt").read_bytes().splitlines()
     assert len(lines) == 9
     not_json = []
@@ -393,6 +414,27 @@ def test_published_error_frames_are_rejected():
         with pytest.raises(ProtocolError) as err:
             book.apply(line)
         assert state(book) == before
-        if err.value.offset is not None:
+        assert err.value.offset is not None or Book is reference.Book
+        if "not JSON" in str(err.value):
             not_json.append(number)
-    assert not_json == [5, 6, 9]  # Python repr, JS literal, "pong" (SOURCES.md section D)
+    # Python repr, JS literal, "pong" (SOURCES.md section D): rejected as not JSON.
+    assert not_json == [5, 6, 9]
+
+
+def test_crossed_book_is_an_integrity_error_and_recovers_on_a_snapshot(Book):
+    book = Book("BTCUSDT")
+    book.apply(snapshot(seq=10))
+    crossing = push("update", [("101.5", "1")], after=([("101.5", "1"), BID], [ASK]), seq=11)
+    with pytest.raises(CrossedBook) as err:
+        book.apply(crossing)
+    assert isinstance(err.value, BookIntegrityError) and err.value.channel == "books"
+    assert "101.5 >= best ask 101.0" in str(err.value)
+    assert (book.best_bid, book.is_valid, book.seq) == (("101.5", "1"), False, 11)
+    book.apply(bid_size("2.0", seq=12))
+    assert book.dropped_updates == 1
+    book.apply(snapshot(seq=20))
+    assert book.is_valid and book.best_bid == BID
+    # a crossed snapshot is caught too; a touching one (bid == ask) is crossed
+    with pytest.raises(CrossedBook):
+        book.apply(push("snapshot", [("101.0", "1")], [ASK]))
+    assert not book.is_valid
