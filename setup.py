@@ -12,6 +12,7 @@ The C kernels in src/ are built once as a static library with strict warnings
 No -march=native: CPU-specific code is chosen at run time (wheels run elsewhere).
 """
 
+import glob
 import os
 
 from Cython.Build import cythonize
@@ -72,6 +73,9 @@ def ext(name: str, *, libraries: tuple[str, ...] = ("bf_core",)) -> Extension:
         [f"bitget_fast/{name}.pyx"],
         include_dirs=["src"],
         libraries=list(libraries),
+        # The static bf_core is not a source of the extension: without this list a
+        # change in src/ rebuilds the library but leaves the stale .so linked.
+        depends=sorted(glob.glob("src/*.[ch]")),
         define_macros=MACROS,
         extra_compile_args=C_EXT,
         extra_link_args=SAN,

@@ -23,6 +23,12 @@ HERE = pathlib.Path(__file__).resolve().parent
 TARGETS = {
     "sign mix (GET + POST)": {"max_ns": 250.0, "min_ratio": 5.5, "baseline": "hmac+base64"},
     "request signer from parts (GET + POST)": {"min_ratio": 10.0, "baseline": "plain Python"},
+    # the order book issue: compiled book vs the plain-Python baseline and orjson (bench_book.py)
+    "book: parse+apply+checksum per message": {
+        "max_ns": 800.0, "label": "≤ 0.8 µs median per message",
+        "min_ratio": 20.0, "baseline": "orjson+sortedcontainers",
+        "also": [{"min_ratio": 1.0, "baseline": "orjson.loads (no book)", "strict": True,
+                  "label": "faster than orjson.loads alone"}]},
     # issue 3: the simulator's live feed must not bottleneck later client benchmarks
     "sim books feed (msgs to one client)": {"max_ns": 10_000.0,
                                              "label": "≥ 100,000 msgs/s (≤ 10,000 ns per message)"},
@@ -94,11 +100,14 @@ def render(data: dict) -> str:
             label = t.get("label", f"≤ {t['max_ns']:.0f} ns per call")
             lines.append(f"| {group} | {label} | {ours:.1f} ns ({1e9 / ours:,.0f}/s) | "
                          f"{'yes' if ours <= t['max_ns'] else 'NO'} |")
-        base = impls.get(t.get("baseline", ""))
-        if base and "min_ratio" in t:
-            ratio = base["median_ns"] / ours
-            lines.append(f"| {group} | ≥ {t['min_ratio']:g}x {t['baseline']} | {ratio:.2f}x | "
-                         f"{'yes' if ratio >= t['min_ratio'] else 'NO'} |")
+        for rt in (t, *t.get("also", ())):
+            base = impls.get(rt.get("baseline", ""))
+            if base and "min_ratio" in rt:
+                ratio = base["median_ns"] / ours
+                met = ratio > rt["min_ratio"] if rt.get("strict") else ratio >= rt["min_ratio"]
+                label = (rt["label"] if rt is not t and "label" in rt
+                         else f"≥ {rt['min_ratio']:g}x {rt['baseline']}")
+                lines.append(f"| {group} | {label} | {ratio:.2f}x | {'yes' if met else 'NO'} |")
     return "\n".join(lines) + "\n"
 
 

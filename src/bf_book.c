@@ -409,58 +409,63 @@ static int read_ts_field(parser *P, int *has, int64_t *out)
 }
 
 /* A price or size: a JSON string of digits with at most one '.' followed by
- * digits; at most 18 significant digits, 18 decimals and BF_LEVEL_STR bytes. */
+ * digits; at most 18 significant digits, 18 decimals and BF_LEVEL_STR bytes.
+ * Hot: one pass to find the shape, then one to accumulate (no overflow checks
+ * are needed once the digit count is known). */
 static int read_decimal(parser *P, const char *side, size_t i, const char *what,
                         const char **str, uint8_t *slen, int64_t *mant, uint8_t *frac)
 {
     bf_cur *c = &P->c;
     size_t at = bf_cur_offset(c);
-    const uint8_t *s;
+    const uint8_t *s, *q, *e = c->end, *point = NULL;
     uint64_t acc = 0;
-    int sig = 0, f = 0, seen_point = 0, digits_before = 0, digits_after = 0;
+    size_t n, f = 0, sig = 0;
     if (bf_peek(c) != '"')
         return fail_at(P->err, at, "%s[%zu] %s is not a JSON string (book levels are decimal "
                        "strings)", side, i, what);
-    c->p++;
-    s = c->p;
-    for (;;) {
-        int ch = bf_peek(c);
-        if (bf_is_digit(ch)) {
-            if (acc != 0 || ch != '0') {
-                if (++sig > BF_MAX_SCALE)
-                    return fail_at(P->err, at, "%s[%zu] %s has more than %d significant digits",
-                                   side, i, what, BF_MAX_SCALE);
-                acc = acc * 10 + (uint64_t)(ch - '0');
-            }
-            if (seen_point) {
-                digits_after++;
-                if (++f > BF_MAX_SCALE)
-                    return fail_at(P->err, at, "%s[%zu] %s has more than %d decimals", side, i,
-                                   what, BF_MAX_SCALE);
-            } else {
-                digits_before++;
-            }
-            c->p++;
-        } else if (ch == '.' && !seen_point && digits_before > 0) {
-            seen_point = 1;
-            c->p++;
-        } else if (ch == '"' && digits_before > 0 && (!seen_point || digits_after > 0)) {
-            size_t n = (size_t)(c->p - s);
-            c->p++;
-            if (n > BF_LEVEL_STR)
-                return fail_at(P->err, at, "%s[%zu] %s is longer than %d characters", side, i,
-                               what, BF_LEVEL_STR);
-            *str = (const char *)s;
-            *slen = (uint8_t)n;
-            *mant = (int64_t)acc;
-            *frac = (uint8_t)f;
-            return BF_OK;
-        } else {
-            /* Leave the cursor at the string's end when it is one, for the offset. */
-            return fail_at(P->err, at, "%s[%zu] %s is not a non-negative decimal string", side,
-                           i, what);
-        }
+    s = q = c->p + 1;
+    while (q < e && (unsigned)(*q - '0') < 10u)
+        q++;
+    if (q == s)
+        goto bad;
+    if (q < e && *q == '.') {
+        point = q++;
+        while (q < e && (unsigned)(*q - '0') < 10u)
+            q++;
+        f = (size_t)(q - point - 1);
+        if (f == 0)
+            goto bad;
     }
+    if (q >= e || *q != '"')
+        goto bad;
+    n = (size_t)(q - s);
+    if (n > BF_LEVEL_STR)
+        return fail_at(P->err, at, "%s[%zu] %s is longer than %d characters", side, i, what,
+                       BF_LEVEL_STR);
+    if (f > BF_MAX_SCALE)
+        return fail_at(P->err, at, "%s[%zu] %s has more than %d decimals", side, i, what,
+                       BF_MAX_SCALE);
+    {
+        const uint8_t *d = s;
+        while (d < q && (*d == '0' || *d == '.'))
+            d++; /* leading zeros are not significant */
+        sig = (size_t)(q - d) - (point != NULL && point >= d);
+        if (sig > BF_MAX_SCALE)
+            return fail_at(P->err, at, "%s[%zu] %s has more than %d significant digits", side,
+                           i, what, BF_MAX_SCALE);
+        for (; d < q; d++)
+            if (*d != '.')
+                acc = acc * 10 + (uint64_t)(*d - '0');
+    }
+    c->p = q + 1;
+    *str = (const char *)s;
+    *slen = (uint8_t)n;
+    *mant = (int64_t)acc;
+    *frac = (uint8_t)f;
+    return BF_OK;
+bad:
+    return fail_at(P->err, at, "%s[%zu] %s is not a non-negative decimal string", side, i,
+                   what);
 }
 
 static int raw_side_push(parser *P, bf_raw_side *rs, bf_raw_level **out)
@@ -524,9 +529,60 @@ static int read_levels(parser *P, const char *side, bf_raw_side *rs, int *pscale
     }
 }
 
+/* k[0..n) == lit[0..n) for n <= 8 known at compile time: two register loads, no
+ * call into libc's memcmp (keys are compared on every member of every message). */
+static inline uint64_t bf_load_small(const uint8_t *p, size_t n)
+{
+    /* Built from byte loads and shifts (folded when n is a constant): a memcpy into a
+     * zeroed 8-byte local makes gcc go through the stack and stall store forwarding. */
+    uint64_t v = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline int bf_eq_small(const uint8_t *k, const char *lit, size_t n)
+{
+    return bf_load_small(k, n) == bf_load_small((const uint8_t *)lit, n);
+}
+
 static int key_is(const uint8_t *k, size_t n, int esc, const char *lit)
 {
     return str_equals(k, n, esc, lit, strlen(lit));
+}
+
+/* The keys the parsers look for, recognised with one switch on the length
+ * (every key of every message goes through here). */
+enum { K_OTHER, K_ACTION, K_ARG, K_DATA, K_TS, K_BIDS, K_ASKS, K_SEQ, K_PSEQ, K_CHECKSUM,
+       K_CHANNEL, K_INSTID, K_EVENT };
+
+static int key_id(const uint8_t *k, size_t n, int esc)
+{
+    static const char *const names[] = {"", "action", "arg", "data", "ts", "bids", "asks",
+                                        "seq", "pseq", "checksum", "channel", "instId",
+                                        "event"};
+    if (esc) { /* escaped keys (never sent by Bitget): compare decoded */
+        int id;
+        for (id = K_ACTION; id <= K_EVENT; id++)
+            if (key_is(k, n, esc, names[id]))
+                return id;
+        return K_OTHER;
+    }
+#define KEY(lit, id) if (bf_eq_small(k, lit, sizeof(lit) - 1)) return id
+    switch (n) {
+    case 2: KEY("ts", K_TS); break;
+    case 3: KEY("arg", K_ARG); KEY("seq", K_SEQ); break;
+    case 4: KEY("bids", K_BIDS); KEY("asks", K_ASKS); KEY("data", K_DATA); KEY("pseq", K_PSEQ);
+            break;
+    case 5: KEY("event", K_EVENT); break;
+    case 6: KEY("action", K_ACTION); KEY("instId", K_INSTID); break;
+    case 7: KEY("channel", K_CHANNEL); break;
+    case 8: KEY("checksum", K_CHECKSUM); break;
+    default: break;
+    }
+#undef KEY
+    return K_OTHER;
 }
 
 static int read_key(parser *P, const uint8_t **k, size_t *n, int *esc)
@@ -567,12 +623,11 @@ static int read_arg(parser *P, str_field *channel, str_field *inst)
     do {
         if ((rc = read_key(P, &k, &n, &esc)) != BF_OK)
             return rc;
-        if (key_is(k, n, esc, "channel"))
-            rc = read_str_field(P, channel, 2);
-        else if (key_is(k, n, esc, "instId"))
-            rc = read_str_field(P, inst, 2);
-        else
-            rc = skip_value(P, 2);
+        switch (key_id(k, n, esc)) {
+        case K_CHANNEL: rc = read_str_field(P, channel, 2); break;
+        case K_INSTID: rc = read_str_field(P, inst, 2); break;
+        default: rc = skip_value(P, 2); break;
+        }
         if (rc != BF_OK)
             return rc;
     } while ((rc = next_member(P, '}', "'arg'")) == 1);
@@ -591,17 +646,18 @@ static int read_entry(parser *P)
         do {
             if ((rc = read_key(P, &k, &n, &esc)) != BF_OK)
                 return rc;
-            if (key_is(k, n, esc, "bids") || key_is(k, n, esc, "asks")) {
-                int bids = key_is(k, n, esc, "bids");
-                const char *name = bids ? "bids" : "asks";
+            int id = key_id(k, n, esc);
+            if (id == K_BIDS || id == K_ASKS) {
+                const char *name = id == K_BIDS ? "bids" : "asks";
                 if (bf_peek(&P->c) != '[')
                     return FAIL(P, "'%s' must be a list of [price, size] pairs", name);
-                rc = read_levels(P, name, bids ? &m->bids : &m->asks, &m->pscale, &m->sscale);
-            } else if (key_is(k, n, esc, "seq")) {
+                rc = read_levels(P, name, id == K_BIDS ? &m->bids : &m->asks, &m->pscale,
+                                 &m->sscale);
+            } else if (id == K_SEQ) {
                 rc = read_int_field(P, "seq", &m->has_seq, &m->seq);
-            } else if (key_is(k, n, esc, "pseq")) {
+            } else if (id == K_PSEQ) {
                 rc = read_int_field(P, "pseq", &m->has_pseq, &m->pseq);
-            } else if (key_is(k, n, esc, "checksum")) {
+            } else if (id == K_CHECKSUM) {
                 size_t cat = bf_cur_offset(&P->c);
                 rc = read_int_field(P, "checksum", &m->has_checksum, &m->checksum);
                 if (rc == BF_OK && m->has_checksum) {
@@ -611,7 +667,7 @@ static int read_entry(parser *P)
                     if (m->checksum > 0x7FFFFFFFLL) /* sent unsigned: compare as signed */
                         m->checksum -= 0x100000000LL;
                 }
-            } else if (key_is(k, n, esc, "ts")) {
+            } else if (id == K_TS) {
                 rc = read_ts_field(P, &m->has_ts, &m->ts_ms);
             } else {
                 rc = skip_value(P, 3);
@@ -654,6 +710,36 @@ static int read_data(parser *P, int *state)
     return BF_OK;
 }
 
+static int channel_code(const str_field *ch)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } known[] = {
+        {"books", BF_CH_BOOKS}, {"books1", BF_CH_BOOKS1}, {"books5", BF_CH_BOOKS5},
+        {"books15", BF_CH_BOOKS15}, {"trade", BF_CH_TRADE}, {"ticker", BF_CH_TICKER},
+    };
+    size_t i;
+    if (ch->state != 1)
+        return BF_CH_UNKNOWN;
+    if (!ch->esc) { /* the usual case, without a libc call */
+        const uint8_t *c = ch->s;
+        switch (ch->len) {
+        case 5: return bf_eq_small(c, "books", 5) ? BF_CH_BOOKS
+                     : bf_eq_small(c, "trade", 5) ? BF_CH_TRADE : BF_CH_OTHER;
+        case 6: return bf_eq_small(c, "books1", 6) ? BF_CH_BOOKS1
+                     : bf_eq_small(c, "books5", 6) ? BF_CH_BOOKS5
+                     : bf_eq_small(c, "ticker", 6) ? BF_CH_TICKER : BF_CH_OTHER;
+        case 7: return bf_eq_small(c, "books15", 7) ? BF_CH_BOOKS15 : BF_CH_OTHER;
+        default: return BF_CH_OTHER;
+        }
+    }
+    for (i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (key_is(ch->s, ch->len, ch->esc, known[i].name))
+            return known[i].code;
+    return BF_CH_OTHER;
+}
+
 int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol,
                   size_t symbol_len, bf_err *err)
 {
@@ -688,9 +774,10 @@ int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol
         do {
             if ((rc = read_key(&P, &k, &n, &esc)) != BF_OK)
                 return rc;
-            if (key_is(k, n, esc, "action")) {
+            int id = key_id(k, n, esc);
+            if (id == K_ACTION) {
                 rc = read_str_field(&P, &action, 1);
-            } else if (key_is(k, n, esc, "arg")) {
+            } else if (id == K_ARG) {
                 arg_at = bf_cur_offset(&P.c);
                 channel.state = inst.state = 0; /* a repeated key: the last one wins */
                 if (bf_peek(&P.c) == '{') {
@@ -700,7 +787,7 @@ int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol
                     arg_state = 2;
                     rc = skip_value(&P, 1);
                 }
-            } else if (key_is(k, n, esc, "data")) {
+            } else if (id == K_DATA) {
                 data_at = bf_cur_offset(&P.c);
                 if (bf_peek(&P.c) == '[') {
                     rc = read_data(&P, &data_state);
@@ -726,14 +813,10 @@ int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol
     if (arg_state != 1)
         return fail_at(err, arg_at, "no 'arg' object (not a channel push)");
     if (channel.state == 1) {
-        if (key_is(channel.s, channel.len, channel.esc, "books"))
-            m->channel = BF_CH_BOOKS;
-        else if (key_is(channel.s, channel.len, channel.esc, "books1"))
-            m->channel = BF_CH_BOOKS1;
-        else if (key_is(channel.s, channel.len, channel.esc, "books5"))
-            m->channel = BF_CH_BOOKS5;
-        else if (key_is(channel.s, channel.len, channel.esc, "books15"))
-            m->channel = BF_CH_BOOKS15;
+        int code = channel_code(&channel);
+        if (code == BF_CH_BOOKS || code == BF_CH_BOOKS1 || code == BF_CH_BOOKS5 ||
+            code == BF_CH_BOOKS15)
+            m->channel = code;
     }
     if (m->channel == BF_CH_UNKNOWN)
         return fail_at(err, channel.state ? channel.offset : arg_at,
@@ -742,9 +825,12 @@ int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol
         return fail_at(err, inst.state ? inst.offset : arg_at,
                        "arg.instId is not this book's symbol");
     if (m->channel == BF_CH_BOOKS) {
-        if (action.state == 1 && key_is(action.s, action.len, action.esc, "snapshot"))
+        if (action.state == 1 && !action.esc && action.len == 6 &&
+            bf_eq_small(action.s, "update", 6))
+            m->snapshot = 0;
+        else if (action.state == 1 && key_is(action.s, action.len, action.esc, "snapshot"))
             m->snapshot = 1;
-        else if (action.state == 1 && key_is(action.s, action.len, action.esc, "update"))
+        else if (action.state == 1 && action.esc && key_is(action.s, action.len, 1, "update"))
             m->snapshot = 0;
         else
             return fail_at(err, action.offset, "action is neither 'snapshot' nor 'update'");
@@ -818,13 +904,16 @@ static inline void set_level(bf_level *lv, const bf_raw_level *r, int64_t key, i
     memcpy(lv->s, r->s, r->slen);
 }
 
-/* First index whose key is >= key. Most changes are near the best level (the
- * end), so a new best is checked before the binary search. */
+/* First index whose key is >= key. Most changes are within a few levels of the
+ * best (the end): a short linear walk down from it (predictable branches) before
+ * falling back to a binary search of the rest. */
+#define BF_LINEAR_PROBE 8
 static inline size_t lower_bound(const bf_side *s, int64_t key)
 {
-    size_t lo = 0, hi = s->n;
-    if (hi == 0 || key > s->lv[hi - 1].key)
-        return hi;
+    size_t lo = 0, hi = s->n, k;
+    for (k = 0; k < BF_LINEAR_PROBE && hi > 0; k++, hi--)
+        if (s->lv[hi - 1].key < key)
+            return hi;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (s->lv[mid].key < key)
@@ -1022,15 +1111,21 @@ int bf_book_apply(bf_book *b, const uint8_t *raw, bf_err *err)
 
 /* ---------------------------------------------------------------- checksum */
 
+/* Strings of up to 16 bytes (nearly all) move as one 16-byte copy. */
+static inline char *put_str(char *o, const char *s, size_t n)
+{
+    if (n <= 16)
+        memcpy(o, s, 16);
+    else
+        memcpy(o, s, BF_LEVEL_STR);
+    o[n] = ':';
+    return o + n + 1;
+}
+
 static inline char *put_level(char *o, const bf_level *lv)
 {
-    memcpy(o, lv->p, BF_LEVEL_STR);
-    o += lv->plen;
-    *o++ = ':';
-    memcpy(o, lv->s, BF_LEVEL_STR);
-    o += lv->slen;
-    *o++ = ':';
-    return o;
+    o = put_str(o, lv->p, lv->plen);
+    return put_str(o, lv->s, lv->slen);
 }
 
 size_t bf_book_checksum_text(const bf_book *b, char *out)
@@ -1067,24 +1162,6 @@ int bf_book_crossed(const bf_book *b)
 
 /* ---------------------------------------------------------------- routing */
 
-static int channel_code(const str_field *ch)
-{
-    static const struct {
-        const char *name;
-        int code;
-    } known[] = {
-        {"books", BF_CH_BOOKS}, {"books1", BF_CH_BOOKS1}, {"books5", BF_CH_BOOKS5},
-        {"books15", BF_CH_BOOKS15}, {"trade", BF_CH_TRADE}, {"ticker", BF_CH_TICKER},
-    };
-    size_t i;
-    if (ch->state != 1)
-        return BF_CH_UNKNOWN;
-    for (i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (key_is(ch->s, ch->len, ch->esc, known[i].name))
-            return known[i].code;
-    return BF_CH_OTHER;
-}
-
 int bf_route_message(const uint8_t *raw, size_t len, bf_route *r, bf_err *err)
 {
     parser P;
@@ -1110,15 +1187,16 @@ int bf_route_message(const uint8_t *raw, size_t len, bf_route *r, bf_err *err)
         do {
             if ((rc = read_key(&P, &k, &n, &esc)) != BF_OK)
                 return rc;
-            if (key_is(k, n, esc, "event")) {
+            int id = key_id(k, n, esc);
+            if (id == K_EVENT) {
                 r->kind = BF_ROUTE_EVENT;
                 return BF_OK;
             }
             /* A push once its arg is known and its payload starts: the rest is
              * validated by whoever parses it (the book parser reads it all). */
-            if (arg_seen && (key_is(k, n, esc, "data") || key_is(k, n, esc, "action")))
+            if (arg_seen && (id == K_DATA || id == K_ACTION))
                 break;
-            if (key_is(k, n, esc, "arg")) {
+            if (id == K_ARG) {
                 channel.state = inst.state = 0;
                 arg_seen = bf_peek(&P.c) == '{';
                 rc = arg_seen ? read_arg(&P, &channel, &inst) : skip_value(&P, 1);
