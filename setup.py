@@ -85,6 +85,7 @@ def ext(name: str, *, libraries: tuple[str, ...] = ("bf_core",)) -> Extension:
 EXTENSIONS = [
     ext("signing"),
     ext("book"),
+    ext("wire"),
 ]
 
 setup(

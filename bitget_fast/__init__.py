@@ -29,6 +29,9 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
     ) from _exc
 
 from bitget_fast.auth import Credentials, encode_query
+from bitget_fast.market import MarketData
+from bitget_fast.models import StreamEvent, Ticker, Trade
+from bitget_fast.wire import BookHandler
 from bitget_fast.errors import (
     AuthenticationError,
     BitgetError,
@@ -62,6 +65,11 @@ __all__ = [
     "crc32_backend",
     "Credentials",
     "encode_query",
+    "MarketData",
+    "BookHandler",
+    "Trade",
+    "Ticker",
+    "StreamEvent",
     "BitgetError",
     "ConfigurationError",
     "ValidationError",

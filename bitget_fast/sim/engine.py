@@ -55,7 +55,14 @@ SIM_CODES = {
     "dup_client_oid": "45034", "modify_nothing": "40923", "modify_pair": "40925",
     "modify_new_oid": "22003", "margin_locked": "45117", "no_permission": "40014",
     "bad_lever": "40017", "system": "40015", "batch_too_big": "40017",
+    "price_high": "40815",
 }
+# Bitget's price limit. The contracts endpoint advertises buyLimitPriceRatio /
+# sellLimitPriceRatio, but the band's formula is UNCERTAIN (protocol reference section 12)
+# and is not modelled; what is: a limit price above PRICE_CEILING_X times the mark is
+# refused with 40815, which keeps absurd prices (30 digits) out of the books, as on the
+# exchange.
+PRICE_CEILING_X = 100
 
 
 class SimError(Exception):
@@ -593,6 +600,9 @@ class Engine:
             if price is None or price <= 0 or price % spec.tick:
                 tick = spec.price_str(spec.tick)
                 raise _err("off_tick", f"The price should be a multiple of {tick}")
+            if price > m.mark * PRICE_CEILING_X:
+                raise _err("price_high", "The order price is higher than the highest price "
+                           f"limit {spec.price_str(m.mark * PRICE_CEILING_X)}")
         trade_side = str(p.get("tradeSide") or "").lower()
         reduce_only = str(p.get("reduceOnly") or "NO").upper() == "YES"
         is_bid = side == "buy"

@@ -52,3 +52,24 @@ def test_cython_user_signs_through_the_pxd(cimport_user):
         b"372i1AlkniuN4UVVi44ATebolLQMP+hcA2qAsUrNSyc="
     assert cimport_user.signature_len() == 44
     assert cimport_user.sign_negative_size(signer).decode() == signer.sign(b"")
+
+
+SNAPSHOT = (b'{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"books",'
+            b'"instId":"BTCUSDT"},"data":[{"asks":[["27000.5","8.760"],["27001.0","0.400"]],'
+            b'"bids":[["27000.0","2.710"],["26999.5","1.460"]],"checksum":0,"seq":1,'
+            b'"ts":"1695716059516"}],"ts":1695716059516}')
+
+
+def test_cython_user_reads_the_book_through_the_pxd(cimport_user):
+    book = bitget_fast.OrderBook("BTCUSDT")
+    assert cimport_user.top_of(book)[:2] == (False, False)
+    assert cimport_user.apply_bytes(book, SNAPSHOT) == 1
+    assert cimport_user.top_of(book) == (True, True, 270000, 2710, True, 270005, 8760, 1, 3)
+    assert cimport_user.levels(book, True, 5) == [(270000, 2710), (269995, 1460)]
+    assert cimport_user.levels(book, False, 1) == [(270005, 8760)]
+    with pytest.raises(bitget_fast.ProtocolError):
+        cimport_user.apply_bytes(book, b"{")
+    watcher = cimport_user.SpreadWatcher()
+    assert isinstance(watcher, bitget_fast.BookHandler)
+    watcher.on_book(book)
+    assert watcher.spreads == [5]

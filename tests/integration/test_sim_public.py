@@ -9,6 +9,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from bitget_fast.book import OrderBook
 from bitget_fast.sim import Simulator
 from bitget_fast.sim.reference import Book
 
@@ -44,11 +45,14 @@ def test_books_every_checksum_and_seq(h):
                 await ws.subscribe(h.book_arg("books", "BTCUSDT"), h.book_arg("books", "SOLUSDT"))
                 books = {s: ({}, {}) for s in ("BTCUSDT", "SOLUSDT")}
                 oracle = {s: Book(s, strict_seq=True) for s in books}
+                # DECISIONS section 4: each pushed checksum is confirmed by the compiled book too
+                compiled = {s: OrderBook(s, strict_seq=True) for s in books}
                 last_seq: dict[str, int] = {}
                 counts = {"snapshot": 0, "update": 0}
                 acks = 0
                 while counts["update"] < 1500:
-                    msg = await ws.recv_json()
+                    raw = await ws.recv()
+                    msg = orjson.loads(raw)
                     if "event" in msg:
                         assert msg["event"] == "subscribe"
                         acks += 1
@@ -68,6 +72,7 @@ def test_books_every_checksum_and_seq(h):
                     assert d["checksum"] == independent_checksum(bids, asks)
                     assert isinstance(msg["ts"], int) and d["ts"] == str(msg["ts"])
                     oracle[sym].apply(msg)
+                    compiled[sym].apply(raw)
                     # the book never crosses
                     if bids and asks:
                         assert max(map(Decimal, bids)) < min(map(Decimal, asks))
@@ -75,6 +80,9 @@ def test_books_every_checksum_and_seq(h):
                 for s, book in oracle.items():
                     assert book.is_valid and book.checksums_verified > 100
                     assert book.seq_jumps == 0
+                    twin = compiled[s]
+                    assert twin.checksums_verified == book.checksums_verified
+                    assert (twin.bids(), twin.asks()) == (book.bids, book.asks)
             finally:
                 await ws.close()
     body()

@@ -41,8 +41,8 @@ import pytest
 from picows import WSListener, WSMsgType, ws_connect
 
 from bitget_fast.auth import Credentials, encode_query
-from bitget_fast.sim import Simulator
-from bitget_fast.sim import reference
+from bitget_fast.book import OrderBook
+from bitget_fast.sim import Simulator, reference
 from bitget_fast.sim import ws as sim_ws
 from bitget_fast.sim.api import CONTROL_PATH
 from bitget_fast.sim.contracts import parse_units
@@ -760,6 +760,8 @@ class Feed:
 
     def __init__(self, symbols: list[str]) -> None:
         self.books = {s: reference.Book(s, strict_seq=True) for s in symbols}
+        # DECISIONS section 4: every pushed checksum is confirmed by both implementations.
+        self.compiled = {s: OrderBook(s, strict_seq=True) for s in symbols}
         self.top15: dict[str, Any] = {}     # the last books15 push per symbol
         self.errors: list[str] = []
         self.private: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
@@ -774,10 +776,11 @@ class Feed:
                 continue
             channel, sym = msg["arg"]["channel"], msg["arg"]["instId"]
             if channel == "books":
-                try:
-                    self.books[sym].apply(raw)
-                except Exception as e:  # noqa: BLE001 - recorded, asserted at the end
-                    self.errors.append(f"{type(e).__name__}: {e}")
+                for book in (self.books[sym], self.compiled[sym]):
+                    try:
+                        book.apply(raw)
+                    except Exception as e:  # noqa: BLE001 - recorded, asserted at the end
+                        self.errors.append(f"{type(e).__name__}: {e}")
             elif channel == "books15":
                 self.top15[sym] = msg["data"][0]
 
@@ -968,6 +971,9 @@ def test_invariants_after_random_orders(h, monkeypatch):
                         assert book.is_valid and book.checksums_verified > 0, book
                         bids, asks = level_strings(sim, s)
                         assert (book.bids, book.asks) == (bids, asks), s
+                        twin = feed.compiled[s]
+                        assert (twin.bids(), twin.asks(), twin.seq) == (bids, asks, book.seq), s
+                        assert twin.checksums_verified == book.checksums_verified, s
                         assert all(Decimal(z) > 0 for _, z in bids + asks), s
                         top = feed.top15[s]
                         assert ([tuple(x) for x in top["bids"]], [tuple(x) for x in top["asks"]]) \
