@@ -25,10 +25,18 @@ def test_python_example_runs(monkeypatch, capsys):
     assert "mysecret" not in out and "MyPassphrase1" not in out and "<hidden>" in out
 
 
+def test_market_data_example_runs(capsys):
+    exec(compile(_blocks("python")[1], str(README), "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].split()[1] in ("buy", "sell")
+    assert out[1].startswith("<OrderBook BTCUSDT") and "valid=True" in out[1]
+    assert out[1].endswith("True")
+
+
 def test_simulator_example_runs(capsys):
     blocks = _blocks("python")
-    assert len(blocks) == 2
-    exec(compile(blocks[1], str(README), "exec"), {"__name__": "readme_example"})
+    assert len(blocks) == 3
+    exec(compile(blocks[2], str(README), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     assert re.search(r"^http://127\.0\.0\.1:\d+ ws://127\.0\.0\.1:\d+/v2/ws/public "
                      r"ws://127\.0\.0\.1:\d+/v2/ws/private$", out.strip())
