@@ -186,7 +186,8 @@ cdef class OrderBook:
 
     ``OrderBook(symbol, *, price_place=None, volume_place=None, strict_seq=False)``:
     the places set the initial fixed-point scales (``None``: inferred from the strings);
-    a string with more decimals widens a scale, so no digit is ever lost. Semantics are
+    an update with more decimals widens a scale and a snapshot starts again from its own (never
+    below the places), so no digit is ever lost. Semantics are
     those of :class:`bitget_fast.sim.reference.Book` (DECISIONS.md sections 2 and 3).
     """
 

@@ -847,8 +847,8 @@ int bf_book_parse(bf_book *b, const uint8_t *raw, size_t len, const char *symbol
 void bf_book_init(bf_book *b, int price_scale, int size_scale)
 {
     memset(b, 0, sizeof *b);
-    b->price_scale = price_scale < 0 ? 0 : price_scale;
-    b->size_scale = size_scale < 0 ? 0 : size_scale;
+    b->price_scale = b->base_price_scale = price_scale < 0 ? 0 : price_scale;
+    b->size_scale = b->base_size_scale = size_scale < 0 ? 0 : size_scale;
     b->crc_dirty = 1;
 }
 
@@ -1032,8 +1032,12 @@ static int check_fits(bf_book *b, const bf_raw_side *rs, int ps, int ss, const c
 int bf_book_apply(bf_book *b, const uint8_t *raw, bf_err *err)
 {
     bf_msg *m = &b->msg;
-    int ps = m->pscale > b->price_scale ? m->pscale : b->price_scale;
-    int ss = m->sscale > b->size_scale ? m->sscale : b->size_scale;
+    /* A snapshot replaces every level, so its scale starts again from the configured
+     * one: one message with many decimals must not make later large prices unfit. */
+    int ps0 = m->snapshot ? b->base_price_scale : b->price_scale;
+    int ss0 = m->snapshot ? b->base_size_scale : b->size_scale;
+    int ps = m->pscale > ps0 ? m->pscale : ps0;
+    int ss = m->sscale > ss0 ? m->sscale : ss0;
     size_t i;
     int rc;
 
@@ -1043,8 +1047,10 @@ int bf_book_apply(bf_book *b, const uint8_t *raw, bf_err *err)
         return rc;
     if (m->snapshot) {
         size_t most = m->bids.n > m->asks.n ? m->bids.n : m->asks.n;
-        if (side_reserve(&b->bids, m->bids.n, 1) != BF_OK ||
-            side_reserve(&b->asks, m->asks.n, 1) != BF_OK)
+        /* grow only: shrinking before the last allocation could fail would leave a side
+         * smaller than its count; oversized sides shrink after the fill */
+        if (side_reserve(&b->bids, m->bids.n, 0) != BF_OK ||
+            side_reserve(&b->asks, m->asks.n, 0) != BF_OK)
             return BF_ENOMEM;
         if (most > b->order_cap) {
             sort_ent *o = (sort_ent *)realloc(b->order, most * sizeof(sort_ent));
@@ -1085,6 +1091,8 @@ int bf_book_apply(bf_book *b, const uint8_t *raw, bf_err *err)
         b->size_scale = ss;
         fill_snapshot(b, &b->bids, &m->bids, 1);
         fill_snapshot(b, &b->asks, &m->asks, 0);
+        (void)side_reserve(&b->bids, b->bids.n, 1); /* a failed shrink is harmless */
+        (void)side_reserve(&b->asks, b->asks.n, 1);
         b->crc_dirty = 1;
         return BF_OK;
     }

@@ -88,7 +88,8 @@ struct bf_sort_ent {
 
 typedef struct {
     bf_side bids, asks;
-    int price_scale, size_scale; /* current scales; only ever widen */
+    int price_scale, size_scale; /* current scales; widen on updates, reset by snapshots */
+    int base_price_scale, base_size_scale; /* the configured places (0 when inferred) */
     int crc_dirty;               /* top 25 changed since crc was computed */
     int32_t crc;
     uint64_t absent_deletes;     /* deletes of levels that were not in the book */

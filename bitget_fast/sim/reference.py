@@ -314,7 +314,7 @@ class Book:
         if not isinstance(arg, dict):
             raise fail("no 'arg' object (not a channel push)")
         channel = arg.get("channel")
-        if channel not in _BOOK_CHANNELS:
+        if not isinstance(channel, str) or channel not in _BOOK_CHANNELS:
             raise fail(f"arg.channel {channel!r} is not a book channel "
                        f"({', '.join(sorted(_BOOK_CHANNELS))})",
                        channel if isinstance(channel, str) else None, arg)
