@@ -129,9 +129,9 @@ def _order_book_class():
     return cls
 
 
-def test_book_bitget_fast(request, stream):
+def test_book_bitget_fast(bench, stream):
+    # the fixture is in the signature: --benchmark-only skips tests that lack it
     OrderBook = _order_book_class()
-    bench = request.getfixturevalue("bench")  # only now: an unused benchmark fixture warns
     probe = OrderBook(SYMBOL)
     probe.apply(stream.frames[0])
     with pytest.raises(bitget_fast.ChecksumMismatch):
