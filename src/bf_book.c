@@ -9,6 +9,11 @@
 #include "bf_crc32.h"
 #include "bf_scan.h"
 
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h> /* baseline on x86-64: no run-time dispatch needed */
+#define BF_SSE2 1
+#endif
+
 /* The checksum text copies BF_LEVEL_STR bytes from each string field at once
  * (fixed-size copies compile to a few moves); that is only in bounds because a
  * level is exactly these fields, with s[] last. */
@@ -76,6 +81,23 @@ static int scan_string(parser *P, const uint8_t **out, size_t *len, int *esc)
     *esc = 0;
     for (;;) {
         int ch;
+#ifdef BF_SSE2
+        /* 16 bytes at a time while 16 remain: stop at '"', '\\', a control byte or a
+         * non-ASCII byte (signed < 0x20 catches both), then finish byte by byte. */
+        while (bf_cur_left(c) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)c->p);
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+            if (mask) {
+                c->p += __builtin_ctz(mask);
+                break;
+            }
+            c->p += 16;
+        }
+#endif
         while (c->p < c->end) {
             ch = *c->p;
             if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x80)
