@@ -293,8 +293,8 @@ class MessageGen:
                 p, _ = rng.choice(bids)
                 bids.insert(rng.randint(0, len(bids)), (self.reprice(p), self.size()))
             elif r < 0.09 and asks:  # zero sizes in a snapshot are ignored
-                asks.insert(rng.randint(0, len(asks)), (self.price(self.mid + 10 ** 4 +
-                                                                    rng.randint(0, 9)), self.zero()))
+                far = self.price(self.mid + 10 ** 4 + rng.randint(0, 9))
+                asks.insert(rng.randint(0, len(asks)), (far, self.zero()))
             elif r < 0.11:
                 rng.shuffle(bids)
         return bids, asks
