@@ -29,11 +29,8 @@ faster than orjson.loads alone.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import pathlib
 import re
-import sys
 import time
 
 import orjson
@@ -42,22 +39,8 @@ import pytest
 import bitget_fast
 from bitget_fast.sim.reference import Book
 
-HERE = pathlib.Path(__file__).resolve().parent
-
-
-def _load(name: str):
-    # benchmarks/ is not a package and --import-mode=importlib leaves sys.path alone
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen_books = _load("gen_books")
-baseline_book = _load("baseline_book")
+import baseline_book  # beside this file: benchmarks/conftest.py puts it on sys.path
+import gen_books
 
 GROUP = "book: parse+apply+checksum per message"
 SYMBOL = "BTCUSDT"

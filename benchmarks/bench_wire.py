@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import json
 import os
 import pathlib
@@ -74,19 +73,8 @@ from bitget_fast.sim.reference import Book
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _load(name: str):
-    # benchmarks/ is not a package and --import-mode=importlib leaves sys.path alone
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen_books = _load("gen_books")
-baseline_book = _load("baseline_book")
+import baseline_book  # beside this file: benchmarks/conftest.py puts it on sys.path
+import gen_books
 
 GROUP_ONE = "wire: frame to updated book over loopback (per message)"
 GROUP_MANY = "wire: 200 symbols interleaved on a few connections"

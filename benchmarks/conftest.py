@@ -7,7 +7,17 @@ Timings never decide pass or fail (CI runs these with --benchmark-disable).
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
 import pytest
+
+# The benchmark helpers (gen_books, baseline_book) are plain modules beside this file;
+# --import-mode=importlib leaves sys.path alone, so put this directory (never the repo
+# root, which would shadow the installed bitget_fast) on it once, here.
+_HERE = str(pathlib.Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 _RESULTS: list[dict] = []
 
