@@ -147,7 +147,6 @@ class _Conn:
         self.flush_handle: asyncio.TimerHandle | None = None
         # ration: times of subscribe/unsubscribe requests on this connection
         self.sub_times: deque[float] = deque()
-        self.acked: set[tuple[str, str]] = set()
         # resync state
         self.resync_pending: set[str] = set()
         self.resync_inflight: dict[str, float] = {}
@@ -166,7 +165,6 @@ class _Conn:
         self.sent.clear()
         self.queue.clear()
         self.sub_times.clear()  # the ration is per connection
-        self.acked.clear()
         self.md._event("connected", "", "", f"connection {self.index} up", self.index)
 
     def _ws_disconnected(self) -> None:
@@ -208,7 +206,6 @@ class _Conn:
         if event == "subscribe":
             for arg in arg_list:
                 key = (str(arg.get("channel")), str(arg.get("instId")))
-                self.acked.add(key)
                 self.md._acked(key)
         elif event == "unsubscribe":
             pass

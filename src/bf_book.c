@@ -418,12 +418,13 @@ static int read_int_field(parser *P, const char *name, int *has, int64_t *out)
 static int read_ts_field(parser *P, int *has, int64_t *out)
 {
     bf_cur save = P->c;
-    bf_err keep = *P->err;
     int ch = bf_peek(&P->c);
     if (ch == '"' || ch == '-' || bf_is_digit(ch)) {
         if (read_int_field(P, "ts", has, out) == BF_OK)
             return BF_OK;
-        *P->err = keep;
+        /* not an integer: skip it instead. Only the flag must be undone; the text
+         * and offset are rewritten by any later failure. */
+        P->err->not_json = 0;
         P->c = save;
     }
     *has = 0;
@@ -490,7 +491,7 @@ bad:
                    what);
 }
 
-static int raw_side_push(parser *P, bf_raw_side *rs, bf_raw_level **out)
+static int raw_side_push(bf_raw_side *rs, bf_raw_level **out)
 {
     if (rs->n == rs->cap) {
         size_t cap = rs->cap ? rs->cap * 2 : 64;
@@ -501,7 +502,6 @@ static int raw_side_push(parser *P, bf_raw_side *rs, bf_raw_level **out)
         rs->cap = cap;
     }
     *out = &rs->v[rs->n++];
-    (void)P;
     return BF_OK;
 }
 
@@ -522,7 +522,7 @@ static int read_levels(parser *P, const char *side, bf_raw_side *rs, int *pscale
         at = bf_cur_offset(c);
         if (!bf_eat(c, '['))
             return FAIL(P, "%s[%zu] is not a [price, size] pair", side, i);
-        if ((rc = raw_side_push(P, rs, &L)) != BF_OK)
+        if ((rc = raw_side_push(rs, &L)) != BF_OK)
             return rc;
         bf_skip_ws(c);
         if ((rc = read_decimal(P, side, i, "price", &L->p, &L->plen, &L->pm, &L->pf)) != BF_OK)
@@ -1036,8 +1036,8 @@ static void update_side(bf_book *b, bf_side *s, const bf_raw_side *rs, int bid)
     }
 }
 
-static int check_fits(bf_book *b, const bf_raw_side *rs, int ps, int ss, const char *side,
-                      bf_err *err, const uint8_t *raw)
+static int check_fits(const bf_raw_side *rs, int ps, int ss, const char *side, bf_err *err,
+                      const uint8_t *raw)
 {
     size_t i;
     for (i = 0; i < rs->n; i++) {
@@ -1047,7 +1047,6 @@ static int check_fits(bf_book *b, const bf_raw_side *rs, int ps, int ss, const c
                            "%s[%zu] does not fit in int64 at %d price / %d size decimals",
                            side, i, ps, ss);
     }
-    (void)b;
     return BF_OK;
 }
 
@@ -1064,8 +1063,8 @@ int bf_book_apply(bf_book *b, const uint8_t *raw, bf_err *err)
     int rc;
 
     /* 1. Everything that can fail, before the first write. */
-    if ((rc = check_fits(b, &m->bids, ps, ss, "bids", err, raw)) != BF_OK ||
-        (rc = check_fits(b, &m->asks, ps, ss, "asks", err, raw)) != BF_OK)
+    if ((rc = check_fits(&m->bids, ps, ss, "bids", err, raw)) != BF_OK ||
+        (rc = check_fits(&m->asks, ps, ss, "asks", err, raw)) != BF_OK)
         return rc;
     if (m->snapshot) {
         size_t most = m->bids.n > m->asks.n ? m->bids.n : m->asks.n;
