@@ -41,6 +41,7 @@ from bitget_fast.sim.reference import Book
 
 import baseline_book  # beside this file: benchmarks/conftest.py puts it on sys.path
 import gen_books
+from benchutil import benchmarks_disabled
 
 GROUP = "book: parse+apply+checksum per message"
 SYMBOL = "BTCUSDT"
@@ -49,14 +50,6 @@ SEED = 1
 # rounds as a just-received frame is (see NOTES.md); BENCH_BOOK_UPDATES overrides it.
 N_UPDATES = int(os.environ.get("BENCH_BOOK_UPDATES", "20000"))
 N_UPDATES_DISABLED = 2_000   # --benchmark-disable (CI): one untimed run each
-
-
-def _benchmarks_disabled(config) -> bool:
-    session = getattr(config, "_benchmarksession", None)
-    if session is not None:
-        return bool(session.disabled)
-    return bool(config.getoption("benchmark_disable", False)
-                and not config.getoption("benchmark_enable", False))
 
 
 class Stream:
@@ -87,7 +80,7 @@ class Stream:
 
 @pytest.fixture(scope="session")
 def stream(request) -> Stream:
-    n = N_UPDATES_DISABLED if _benchmarks_disabled(request.config) else N_UPDATES
+    n = N_UPDATES_DISABLED if benchmarks_disabled(request.config) else N_UPDATES
     return Stream(n)
 
 

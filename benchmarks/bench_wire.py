@@ -75,6 +75,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 import baseline_book  # beside this file: benchmarks/conftest.py puts it on sys.path
 import gen_books
+from benchutil import benchmarks_disabled
 
 GROUP_ONE = "wire: frame to updated book over loopback (per message)"
 GROUP_MANY = "wire: 200 symbols interleaved on a few connections"
@@ -94,14 +95,6 @@ ROUNDS_MANY = {"bitget_fast": (5, 1), BASELINE: (2, 0)}
 
 MEMORY_BOOKS = 200                      # books of 400 levels per side for the memory figure
 MEMORY_BOUND_PER_BOOK = 512 * 1024      # loose sanity bound (bytes), never a timing
-
-
-def _benchmarks_disabled(config) -> bool:
-    session = getattr(config, "_benchmarksession", None)
-    if session is not None:
-        return bool(session.disabled)
-    return bool(config.getoption("benchmark_disable", False)
-                and not config.getoption("benchmark_enable", False))
 
 
 # -- the measuring window ----------------------------------------------------------------
@@ -243,7 +236,7 @@ class Sender:
 
 @pytest.fixture(scope="session")
 def wire_disabled(request) -> bool:
-    return _benchmarks_disabled(request.config)
+    return benchmarks_disabled(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-# The benchmark helpers (gen_books, baseline_book) are plain modules beside this file;
+# The benchmark helpers (gen_books, baseline_book, benchutil) are plain modules beside this file;
 # --import-mode=importlib leaves sys.path alone, so put this directory (never the repo
 # root, which would shadow the installed bitget_fast) on it once, here.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
