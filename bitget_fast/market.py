@@ -306,16 +306,18 @@ class _Conn:
         return self.md.subscribe_ration - len(self.sub_times)
 
     def _requests(self, op: str, args: list[dict[str, str]]) -> list[bytes]:
-        """``op`` requests carrying ``args``, each <= 4096 bytes."""
+        """``op`` requests carrying ``args``, each <= 4096 bytes (sizes summed, not re-dumped)."""
+        empty = len(orjson.dumps({"op": op, "args": []}))
         out: list[bytes] = []
         batch: list[dict[str, str]] = []
+        size = empty
         for arg in args:
-            trial = orjson.dumps({"op": op, "args": batch + [arg]})
-            if batch and len(trial) > MAX_REQUEST_BYTES:
+            n = len(orjson.dumps(arg)) + (1 if batch else 0)   # "," between args
+            if batch and size + n > MAX_REQUEST_BYTES:
                 out.append(orjson.dumps({"op": op, "args": batch}))
-                batch = [arg]
-            else:
-                batch.append(arg)
+                batch, size, n = [], empty, n - 1
+            batch.append(arg)
+            size += n
         if batch:
             out.append(orjson.dumps({"op": op, "args": batch}))
         return out
