@@ -75,7 +75,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 import baseline_book  # beside this file: benchmarks/conftest.py puts it on sys.path
 import gen_books
-from benchutil import benchmarks_disabled
+from benchutil import benchmarks_disabled, conftest_results
 
 GROUP_ONE = "wire: frame to updated book over loopback (per message)"
 GROUP_MANY = "wire: 200 symbols interleaved on a few connections"
@@ -413,15 +413,6 @@ CLIENTS = {"bitget_fast": _bitget_fast_round, BASELINE: _baseline_round}
 
 # -- reporting ---------------------------------------------------------------------------
 
-def _conftest_results(config) -> list | None:
-    """conftest.py's result list, so its end-of-session table shows these cases too."""
-    for plugin in config.pluginmanager.get_plugins():
-        f = getattr(plugin, "__file__", None)
-        if f and pathlib.Path(f).resolve() == HERE / "conftest.py":
-            return getattr(plugin, "_RESULTS", None)
-    return None
-
-
 def _summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
     def med(xs: list[float]) -> float:
         xs = sorted(xs)
@@ -475,7 +466,7 @@ def _measure(request, benchmark, group: str, impl: str, stream: Stream, url: str
     summary = _summary(timed)
     benchmark.extra_info.update(summary)
     stats = getattr(benchmark, "stats", None)
-    results = _conftest_results(request.config)
+    results = conftest_results(request.config)
     if stats is not None and results is not None:
         s, items = stats.stats, len(stream.frames) - 1
         results.append({"group": group, "impl": impl, "items": items,
