@@ -184,7 +184,7 @@ class Orders:
 
 # -- the clients --------------------------------------------------------------------------
 
-class _FloorProtocol:
+class _FloorProtocol(asyncio.Protocol):
     """A raw keep-alive connection; httptools parses each reply, the body is kept whole
     (not decoded) for the check after the window."""
 
@@ -204,16 +204,9 @@ class _FloorProtocol:
     def data_received(self, data: bytes) -> None:
         self.parser.feed_data(data)
 
-    def eof_received(self) -> bool:
-        return False
-
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError(f"the simulator closed: {exc}"))
-
-    def pause_writing(self) -> None: ...
-
-    def resume_writing(self) -> None: ...
 
     # httptools callbacks
     def on_body(self, body: bytes) -> None:
