@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import reference
+from ..limits import GLOBAL_LIMIT_PER_MIN, ORDER_PATHS, REST_RATE_LIMITS, V2_MIX
 from .contracts import MARGIN_COIN, PRODUCT_TYPE
 from .engine import SIM_CODES, Account, Order, SimError
 from .http import Request, Response
@@ -41,33 +42,9 @@ CONTROLS = frozenset({
     "send_oversized", "fail_rest", "never_answer", "delay_acks", "ws_events_before_rest",
     "clear_faults", "restart", "advance", "set_mark_price", "set_funding_rate", "settle_funding",
 })
-GLOBAL_LIMIT_PER_MIN = 6000
-_V2 = "/api/v2/mix/"
-
-# path -> (requests per second, counted per "ip" or per "uid"); Bitget's documented limits.
-RATE_LIMITS: dict[str, tuple[int, str]] = {
-    "/api/v2/public/time": (20, "ip"),
-    _V2 + "market/contracts": (20, "ip"), _V2 + "market/merge-depth": (20, "ip"),
-    _V2 + "market/ticker": (20, "ip"), _V2 + "market/tickers": (20, "ip"),
-    _V2 + "market/current-fund-rate": (20, "ip"), _V2 + "market/open-interest": (20, "ip"),
-    _V2 + "market/candles": (20, "ip"), _V2 + "market/history-candles": (20, "ip"),
-    _V2 + "market/fills": (20, "ip"), _V2 + "market/fills-history": (10, "ip"),
-    _V2 + "market/symbol-price": (20, "ip"),
-    _V2 + "market/funding-time": (20, "ip"), _V2 + "market/history-fund-rate": (20, "ip"),
-    _V2 + "order/place-order": (10, "uid"), _V2 + "order/batch-place-order": (5, "uid"),
-    _V2 + "order/cancel-order": (10, "uid"), _V2 + "order/batch-cancel-orders": (10, "uid"),
-    _V2 + "order/cancel-all-orders": (10, "uid"), _V2 + "order/modify-order": (10, "uid"),
-    _V2 + "order/detail": (10, "uid"), _V2 + "order/orders-pending": (10, "uid"),
-    _V2 + "order/orders-history": (10, "uid"), _V2 + "order/fills": (10, "uid"),
-    _V2 + "position/all-position": (5, "uid"), _V2 + "position/single-position": (10, "uid"),
-    _V2 + "account/account": (10, "uid"), _V2 + "account/accounts": (10, "uid"),
-    _V2 + "account/bill": (10, "uid"), _V2 + "account/set-leverage": (5, "uid"),
-    _V2 + "account/set-margin-mode": (5, "uid"), _V2 + "account/set-position-mode": (5, "uid"),
-}
-# Order-changing paths: a lost reply leaves the outcome unknown to the client.
-ORDER_PATHS = frozenset(_V2 + p for p in (
-    "order/place-order", "order/batch-place-order", "order/cancel-order",
-    "order/batch-cancel-orders", "order/cancel-all-orders", "order/modify-order"))
+# Bitget's documented limits and the order-changing paths: one table, shared with the client.
+RATE_LIMITS = REST_RATE_LIMITS
+_V2 = V2_MIX
 
 GRANULARITY_MS = {
     "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
