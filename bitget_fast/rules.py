@@ -243,10 +243,12 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
     def price_str(self, price: Number) -> str:
         """The canonical wire string of ``price``; ValidationError unless a multiple of the tick."""
         # Fastest path: a str already canonical (exactly pricePlace decimals, no needless
-        # leading zero) is checked as an int mantissa and returned as it is. The literal 18 is
-        # MAX_DIGITS: 18 digits keep the mantissa below 10**18 without another test.
-        if type(price) is str:
-            whole, dot, frac = price.partition(".")
+        # leading zero) is checked as an int mantissa and returned as it is; a Decimal is
+        # checked through its str(), which is exact. The literal 18 is MAX_DIGITS: 18 digits
+        # keep the mantissa below 10**18 without another test.
+        text = str(price) if type(price) is Decimal else price
+        if type(text) is str:
+            whole, dot, frac = text.partition(".")
             pp = self.price_place
             if len(frac) == pp and (pp or not dot):
                 digits = whole + frac
@@ -254,7 +256,7 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
                         and (whole[0] != "0" or whole == "0"):
                     m = int(digits)
                     if m and not m % self.price_end_step:
-                        return price
+                        return text
         # Other plain forms ("60000", Decimal('60000.5'), ints) as a mantissa, then formatted.
         m = _mantissa(price, self.price_place)
         if m is None or m % self.price_end_step:
@@ -306,8 +308,9 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
     # -------------------------------------------------------------------------- sizes
     def size_str(self, size: Number, *, market: bool = False) -> str:
         """The canonical wire string of ``size``; ValidationError unless on step, in min/max."""
-        if type(size) is str:                   # the same three paths as price_str
-            whole, dot, frac = size.partition(".")
+        text = str(size) if type(size) is Decimal else size     # as in price_str
+        if type(text) is str:
+            whole, dot, frac = text.partition(".")
             vp = self.volume_place
             if len(frac) == vp and (vp or not dot):
                 digits = whole + frac
@@ -316,7 +319,7 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
                     m = int(digits)
                     if (not m % self._lot and self._min_units <= m
                             and m <= (self._max_market_units if market else self._max_units)):
-                        return size
+                        return text
         m = _mantissa(size, self.volume_place)
         if (m is None or m % self._lot or m < self._min_units
                 or m > (self._max_market_units if market else self._max_units)):
@@ -404,6 +407,19 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
     # -------------------------------------------------------------------------- order value
     def check_notional(self, size: Number, price: Number) -> None:
         """ValidationError unless ``size * price >= min_trade_usdt`` (Bitget's 45110 otherwise)."""
+        # Fast path: two strs with exactly volumePlace / pricePlace decimals (what size_str and
+        # price_str return) are exact int mantissas; compare their product in integers.
+        if type(size) is str and type(price) is str:
+            sw, _, sf = size.partition(".")
+            pw, _, pf = price.partition(".")
+            s_digits = sw + sf
+            p_digits = pw + pf
+            if (len(sf) == self.volume_place and len(pf) == self.price_place
+                    and s_digits.isdigit() and p_digits.isdigit() and s_digits.isascii()
+                    and p_digits.isascii() and len(s_digits) <= 18 and len(p_digits) <= 18):
+                product = int(s_digits) * int(p_digits)
+                if product >= self._min_notional_units and product:
+                    return
         s_m = _mantissa(size, self.volume_place)
         p_m = _mantissa(price, self.price_place)
         if s_m is not None and p_m is not None and s_m * p_m >= self._min_notional_units:
