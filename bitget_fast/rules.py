@@ -26,7 +26,21 @@ canonical is returned as it is (no copy).
 
 Prices and sizes are handled as integer mantissas at their places, at most
 :data:`MAX_DIGITS` digits (they fit an int64, like the order book's levels); larger values are
-refused as too large.
+refused as too large. Results never depend on the caller's decimal context.
+
+Loading: :meth:`TradingRules.from_response` takes the envelope's ``data``. The mapping holds
+the USDT-M perpetuals (symbolType ``perpetual``, no ``deliveryPeriod``, quoteCoin ``USDT``);
+other rows are kept in ``rules.others``; a row with a missing or malformed field is left out
+and recorded in ``rules.rejected`` (one bad row does not stop trading the others), and asking
+for its symbol says why. A response that is not a list of objects with symbols, or in which no
+row can be read, is a :class:`~bitget_fast.errors.ProtocolError`.
+
+Not checked here, on purpose: ``symbolStatus`` (the trading layer checks
+:attr:`Contract.tradeable`; ``limit_open`` still allows closing), the limit price band
+(``buyLimitPriceRatio``/``sellLimitPriceRatio``: Bitget does not document the formula), order
+and position counts. :meth:`Contract.check_notional` is for the caller to apply: Bitget applies
+``minTradeUSDT`` to the part of an order that opens a position, so a reduce-only order may be
+exempt, and a market order needs a reference price (best bid/ask or mark).
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ from .errors import ConfigurationError, ProtocolError, ValidationError
 __all__ = ["Contract", "TradingRules", "UnknownSymbolError", "MAX_DIGITS", "SYMBOL_STATUSES"]
 
 Number = Union[str, Decimal, int]
+"""What the checks take: a str or Decimal (or an int); never a float."""
 
 MAX_DIGITS = 18
 """A price or size has at most this many digits at its places (below 10**18 units: an int64)."""
@@ -226,7 +241,7 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
     @property
     def tick(self) -> Decimal:
         """Price step: ``price_end_step * 10**-price_place`` (e.g. Decimal('0.5'))."""
-        return self._tick                                  # type: ignore[no-any-return]
+        return self._tick                                  # type: ignore[attr-defined]
 
     @property
     def tradeable(self) -> bool:
@@ -644,7 +659,7 @@ class _RowReader:
         return n
 
     def dec(self, key: str, *, optional: bool = False, positive: bool = False,
-            signed: bool = False) -> Decimal | None:  # type: ignore[return]
+            signed: bool = False) -> Decimal | None:
         v = self.row.get(key)
         if v is None or v == "":
             if optional:
