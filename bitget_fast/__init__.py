@@ -30,7 +30,21 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 
 from bitget_fast.auth import Credentials, encode_query
 from bitget_fast.market import MarketData
-from bitget_fast.models import StreamEvent, Ticker, Trade
+from bitget_fast.models import (
+    Balance,
+    BalanceUpdate,
+    Fill,
+    OrderUpdate,
+    Position,
+    PositionUpdate,
+    StreamEvent,
+    Ticker,
+    Trade,
+)
+from bitget_fast.orders import Order, OrderStatus
+from bitget_fast.rules import Contract, TradingRules
+from bitget_fast.rest import RestClient
+from bitget_fast.connector import BitgetPerpetual
 from bitget_fast.wire import BookHandler
 from bitget_fast.errors import (
     AuthenticationError,
@@ -70,6 +84,18 @@ __all__ = [
     "Trade",
     "Ticker",
     "StreamEvent",
+    "BitgetPerpetual",
+    "Order",
+    "OrderStatus",
+    "Fill",
+    "Position",
+    "Balance",
+    "OrderUpdate",
+    "PositionUpdate",
+    "BalanceUpdate",
+    "Contract",
+    "TradingRules",
+    "RestClient",
     "BitgetError",
     "ConfigurationError",
     "ValidationError",

@@ -150,6 +150,18 @@ class Credentials:
             headers["paptrading"] = "1"
         return headers
 
+    def header_block(self, *, demo: bool = False, locale: str = "en-US") -> bytes:
+        """The signed-request header lines that never change (key, passphrase, content type).
+
+        For the REST client's pre-built request prefix; holds the passphrase, so keep it
+        private (it is never logged or shown by bitget_fast).
+        """
+        lines = [f"ACCESS-KEY: {self._api_key}", f"ACCESS-PASSPHRASE: {self._passphrase}",
+                 "Content-Type: application/json", f"locale: {_header_value('locale', locale)}"]
+        if demo:
+            lines.append("paptrading: 1")
+        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
     def ws_login_args(self, timestamp: int | None = None) -> dict[str, str]:
         """The ``args[0]`` object of the private WebSocket login (timestamp in seconds)."""
         ts = int(time.time()) if timestamp is None else int(timestamp)

@@ -92,12 +92,7 @@ def _fault(args: argparse.Namespace) -> int:
 
 
 async def _run_sim(args: argparse.Namespace) -> None:
-    try:
-        from .sim.server import TLS_CERT, Simulator
-    except ImportError as e:
-        if e.name == "httptools":
-            raise ImportError('the simulator needs httptools: pip install "bitget-fast[sim]"') from e
-        raise
+    from .sim.server import TLS_CERT, Simulator
 
     ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
     symbols = [x.strip().upper() for x in args.symbols.split(",") if x.strip()]

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import msgspec
 
-__all__ = ["Trade", "Ticker", "StreamEvent"]
+__all__ = ["Trade", "Ticker", "StreamEvent", "Fill", "Position", "Balance", "OrderUpdate",
+           "PositionUpdate", "BalanceUpdate"]
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False):
@@ -60,6 +61,110 @@ class StreamEvent(msgspec.Struct, frozen=True, gc=False):
     detail: str
     ts_ns: int
     connection: int = 0
+
+
+class Fill(msgspec.Struct, frozen=True, gc=False):
+    """One execution of one of our orders; ``side`` is the execution direction.
+
+    ``fee`` is what was paid (positive; negative for a rebate) in ``fee_coin``;
+    ``realized_pnl`` is Bitget's profit of a closing fill (0 when opening).
+    """
+
+    trade_id: str
+    client_oid: str
+    order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    fee_coin: str
+    maker: bool
+    realized_pnl: Decimal
+    trade_side: str
+    ts_ms: int
+
+
+class Position(msgspec.Struct, frozen=True, gc=False):
+    """One position, keyed by ``(symbol, hold_side)``; ``size`` >= 0 in base coin.
+
+    ``hold_side`` is ``"long"`` or ``"short"`` (one-way mode: the net direction).
+    ``liquidation_price`` is None when Bitget reports none (<= 0).
+    """
+
+    symbol: str
+    hold_side: str
+    size: Decimal
+    available: Decimal
+    avg_entry_price: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    liquidation_price: Decimal | None
+    leverage: Decimal
+    margin_mode: str
+    margin: Decimal
+    mark_price: Decimal | None
+    pos_mode: str
+    updated_ms: int
+
+    @property
+    def signed_size(self) -> Decimal:
+        """``size`` for a long, ``-size`` for a short."""
+        return self.size if self.hold_side == "long" else -self.size
+
+    def unrealized_pnl_at(self, mark_price: Decimal) -> Decimal:
+        """Unrealized PnL (quote coin) if the mark were ``mark_price``."""
+        diff = Decimal(mark_price) - self.avg_entry_price
+        return diff * self.size if self.hold_side == "long" else -diff * self.size
+
+
+class Balance(msgspec.Struct, frozen=True, gc=False):
+    """The futures account in one margin coin: ``equity`` includes unrealized PnL."""
+
+    coin: str
+    equity: Decimal
+    available: Decimal
+    locked: Decimal
+    unrealized_pnl: Decimal
+    max_transfer_out: Decimal
+    updated_ms: int
+
+
+class OrderUpdate(msgspec.Struct, frozen=True, gc=False):
+    """A change of one tracked order: its state after the change, and what caused it.
+
+    ``source``: ``"rest"`` (a reply of ours), ``"ws"`` (the private stream),
+    ``"reconcile"`` (a REST query after a reconnect or a lost reply), ``"local"``
+    (a decision of the client, e.g. a rejection before sending).
+    """
+
+    client_oid: str
+    order_id: str
+    symbol: str
+    status: str
+    filled_size: Decimal
+    avg_price: Decimal | None
+    fee: Decimal
+    cancel_reason: str
+    source: str
+    ts_ms: int
+
+
+class PositionUpdate(msgspec.Struct, frozen=True, gc=False):
+    """A position changed; ``position`` is None when it was closed (size went to 0)."""
+
+    symbol: str
+    hold_side: str
+    position: Position | None
+    source: str
+
+
+class BalanceUpdate(msgspec.Struct, frozen=True, gc=False):
+    """A balance changed (``source`` as in :class:`OrderUpdate`)."""
+
+    coin: str
+    balance: Balance
+    source: str
 
 
 # -- wire shapes (private): what Bitget sends, decoded with msgspec ----------------------------

@@ -1,0 +1,906 @@
+"""``BitgetPerpetual``: the object most users hold -- market data, trading rules, the REST
+session, the private stream, and orders, fills, positions and balances that stay right.
+
+Usage::
+
+    async with BitgetPerpetual(symbols=["BTCUSDT"]) as bp:      # credentials from the env
+        book = await bp.book("BTCUSDT")
+        order = await bp.place_order("BTCUSDT", "buy", "0.01", "60000.0", order_type="post_only")
+        await bp.cancel_order("BTCUSDT", order.client_oid)
+
+``submit_order`` is the synchronous twin of ``place_order`` for the hot path (a book
+callback): it checks the order against the contract's rules, writes the signed request
+at once and returns the tracked :class:`Order` (``pending_new``); the reply, the stream
+and, if needed, a reconciliation query move it on.
+
+Whatever happens on the wire -- a lost reply, a dropped stream, a 429, a restart of the
+exchange -- the state converges to the exchange's: a lost reply leaves the order
+``unknown`` until a query by clientOid resolves it; every reconnect of the private
+stream is followed by a REST reconciliation (open orders, the detail of every order in
+flight, fills since the last one seen, positions, balances).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from bitget_fast.account import AccountState
+from bitget_fast.auth import Credentials
+from bitget_fast.book import OrderBook
+from bitget_fast.errors import (
+    BitgetError,
+    ConfigurationError,
+    ExchangeError,
+    OrderNotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    TransportError,
+    ValidationError,
+    exchange_error,
+)
+from bitget_fast.limits import V2_MIX
+from bitget_fast.market import DEMO_PUBLIC_WS_URL, PUBLIC_WS_URL, MarketData, _Feed
+from bitget_fast.models import (
+    BalanceUpdate,
+    Fill,
+    OrderUpdate,
+    PositionUpdate,
+    StreamEvent,
+)
+from bitget_fast.orders import EXT_PREFIX, Order, OrderStatus, OrderTracker, new_client_oid
+from bitget_fast.private import DEMO_PRIVATE_WS_URL, PRIVATE_WS_URL, PrivateStream
+from bitget_fast.rest import REST_URL, RestClient
+from bitget_fast.rules import Contract, TradingRules
+
+__all__ = ["BitgetPerpetual", "ORDER_TYPES", "PRODUCT_TYPE", "MARGIN_COIN"]
+
+log = logging.getLogger("bitget_fast.connector")
+
+PRODUCT_TYPE = "USDT-FUTURES"
+MARGIN_COIN = "USDT"
+# order_type -> (Bitget orderType, force); DECISIONS.md section 6
+ORDER_TYPES: dict[str, tuple[str, str | None]] = {
+    "limit": ("limit", "gtc"), "market": ("market", None), "post_only": ("limit", "post_only"),
+    "limit_maker": ("limit", "post_only"), "ioc": ("limit", "ioc"), "fok": ("limit", "fok"),
+}
+_PLACE = V2_MIX + "order/place-order"
+_BATCH_PLACE = V2_MIX + "order/batch-place-order"
+_CANCEL = V2_MIX + "order/cancel-order"
+_BATCH_CANCEL = V2_MIX + "order/batch-cancel-orders"
+_CANCEL_ALL = V2_MIX + "order/cancel-all-orders"
+_MODIFY = V2_MIX + "order/modify-order"
+_DETAIL = V2_MIX + "order/detail"
+_PENDING = V2_MIX + "order/orders-pending"
+_FILLS = V2_MIX + "order/fills"
+_POSITIONS = V2_MIX + "position/all-position"
+_ACCOUNTS = V2_MIX + "account/accounts"
+_ACCOUNT = V2_MIX + "account/account"
+_CONTRACTS = V2_MIX + "market/contracts"
+BATCH_MAX = 50
+# A lost reply is resolved by querying the order: this many tries, doubling from 0.2 s
+# (Bitget may take a moment to show a just-placed order).
+RESOLVE_ATTEMPTS = 5
+RESOLVE_FIRST_S = 0.2
+# After a cancel is acknowledged the stream should show the order final; if it does not
+# within this time, the order is queried.
+CANCEL_CONFIRM_S = 3.0
+# Fills are re-read from this far before the newest one seen (clock skew between pushes).
+FILL_LOOKBACK_MS = 60_000
+
+
+class _Ack(msgspec.Struct):
+    orderId: str | None = None
+    clientOid: str | None = None
+
+
+class _BatchItem(msgspec.Struct):
+    orderId: str | None = None
+    clientOid: str | None = None
+    errorMsg: str | None = None
+    errorCode: str | int | None = None
+
+
+class _BatchReply(msgspec.Struct):
+    successList: list[_BatchItem] | None = None
+    failureList: list[_BatchItem] | None = None
+
+
+def _check_side(side: str) -> str:
+    s = side.lower() if isinstance(side, str) else ""
+    if s not in ("buy", "sell"):
+        raise ValidationError(f"side must be 'buy' or 'sell' (the execution direction), not {side!r}")
+    return s
+
+
+class BitgetPerpetual:
+    """Bitget USDT-M perpetual futures: market data, orders, fills, positions and balances.
+
+    ``credentials`` default to :meth:`Credentials.from_env`. ``demo=True`` trades in
+    Bitget's Demo Trading (``paptrading: 1``, demo WebSocket hosts). ``symbols`` are
+    prepared at start (their margin mode and leverage read), so ``submit_order`` can be
+    used for them at once. ``order_transport="ws"`` places and cancels over the private
+    WebSocket (``op: trade``, for accounts Bitget enabled); REST otherwise.
+    """
+
+    def __init__(self, credentials: Credentials | None = None, *, demo: bool = False,
+                 rest_url: str = REST_URL, ws_public_url: str | None = None,
+                 ws_private_url: str | None = None, symbols: Iterable[str] = (),
+                 order_transport: str = "rest",
+                 on_order: Callable[[OrderUpdate], Any] | None = None,
+                 on_fill: Callable[[Fill], Any] | None = None,
+                 on_position: Callable[[PositionUpdate], Any] | None = None,
+                 on_balance: Callable[[BalanceUpdate], Any] | None = None,
+                 on_book: Callable[[OrderBook], Any] | None = None,
+                 on_event: Callable[[StreamEvent], Any] | None = None,
+                 ssl_context: ssl.SSLContext | None = None, rest_connections: int = 2,
+                 request_timeout_s: float = 10.0, strict_seq: bool | None = None,
+                 enforce_rate_limits: bool = True, max_rate_wait_s: float = 1.0,
+                 queue_size: int = 100_000) -> None:
+        self.credentials = credentials if credentials is not None else Credentials.from_env()
+        if order_transport not in ("rest", "ws"):
+            raise ConfigurationError(f"order_transport must be 'rest' or 'ws', not {order_transport!r}")
+        self.demo = demo
+        self.order_transport = order_transport
+        self.ws_public_url = ws_public_url or (DEMO_PUBLIC_WS_URL if demo else PUBLIC_WS_URL)
+        self.ws_private_url = ws_private_url or (DEMO_PRIVATE_WS_URL if demo else PRIVATE_WS_URL)
+        self._ssl = ssl_context
+        self.rest = RestClient(rest_url, self.credentials, demo=demo, connections=rest_connections,
+                               timeout_s=request_timeout_s, ssl_context=ssl_context,
+                               enforce_rate_limits=enforce_rate_limits,
+                               max_rate_wait_s=max_rate_wait_s)
+        self._symbols = [s.upper() for s in symbols]
+        self._user = {"order": on_order, "fill": on_fill, "position": on_position,
+                      "balance": on_balance, "event": on_event}
+        self._on_book = on_book
+        self._strict_seq = strict_seq
+        self._queue_size = queue_size
+        self.tracker = OrderTracker(self._order_changed, self._fill_seen)
+        self.account = AccountState(self._position_changed, self._balance_changed)
+        self.rules: TradingRules | None = None
+        self.pos_mode = ""
+        self._settings: dict[str, dict[str, Any]] = {}
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._resolving: dict[str, asyncio.Task[None]] = {}
+        self._markets: dict[str, MarketData] = {}
+        self._feeds: dict[str, list[_Feed[Any]]] = {"order": [], "fill": [], "position": [],
+                                                     "balance": []}
+        self.events: deque[StreamEvent] = deque(maxlen=1000)
+        self._private: PrivateStream | None = None
+        self._reconcile_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._closed: asyncio.Event | None = None
+        self._started_ms = 0
+        self.counters = {"orders_submitted": 0, "reconciles": 0, "resolved_unknown": 0,
+                         "cancel_checks": 0}
+
+    def __repr__(self) -> str:
+        return (f"BitgetPerpetual({self.rest.base_url!r}, demo={self.demo}, "
+                f"{self.credentials!r}, orders={len(self.tracker)})")
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Connect REST, load the contracts, log in to the private stream and reconcile."""
+        self._closed = asyncio.Event()
+        self._started_ms = time.time_ns() // 1_000_000
+        await self.rest.start()
+        try:
+            data = await self.rest.request("GET", _CONTRACTS, params={"productType": PRODUCT_TYPE},
+                                           signed=False)
+            self.rules = TradingRules.from_response(data)
+            for s in self._symbols:
+                self.rules[s]   # unknown symbol -> ValidationError now, not at the first order
+            await self._load_settings(self._symbols or list(self.rules)[:1])
+            self._private = PrivateStream(
+                self.ws_private_url, self.credentials, on_push=self._on_push,
+                on_ready=self.reconcile, on_event=self._stream_event, ssl_context=self._ssl)
+            await self._private.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop streams and the REST session (orders on the exchange are left as they are)."""
+        if self._closing:
+            return
+        self._closing = True
+        for t in (*self._tasks, *self._resolving.values()):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._resolving.values(), return_exceptions=True)
+        if self._private is not None:
+            await self._private.close()
+        for md in self._markets.values():
+            await md.close()
+        await self.rest.close()
+        for feeds in self._feeds.values():
+            for f in feeds:
+                f._close()
+        if self._closed is not None:
+            self._closed.set()
+
+    async def __aenter__(self) -> BitgetPerpetual:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+        if exc[0] is None:
+            self._raise_failure()
+
+    async def wait(self) -> None:
+        """Run until :meth:`close`; re-raises an exception raised by a user callback."""
+        if self._closed is None:
+            raise RuntimeError("start the connector first")
+        await self._closed.wait()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def positions(self) -> Mapping[tuple[str, str], Any]:
+        """``(symbol, hold_side)`` -> :class:`Position`; flat positions are absent."""
+        return self.account.positions
+
+    @property
+    def balances(self) -> Mapping[str, Any]:
+        """Margin coin -> :class:`Balance`."""
+        return self.account.balances
+
+    @property
+    def orders(self) -> OrderTracker:
+        """Every tracked order by clientOid (``open_orders()`` for the live ones)."""
+        return self.tracker
+
+    def net_position(self, symbol: str) -> Decimal:
+        """Signed position size of ``symbol`` (long minus short)."""
+        return self.account.net_position(symbol.upper())
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Tracked orders not yet final."""
+        return self.tracker.open_orders(symbol.upper() if symbol else None)
+
+    def contract(self, symbol: str) -> Contract:
+        """The trading rules of ``symbol`` (tick, size step, minimums)."""
+        if self.rules is None:
+            raise ConfigurationError("the connector is not started")
+        return self.rules[symbol.upper()]
+
+    @property
+    def ready(self) -> bool:
+        """True while the private stream is logged in, subscribed and reconciled."""
+        return self._private is not None and self._private.ready
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of every part (REST, private stream, tracker, account)."""
+        return {"connector": dict(self.counters), "rest": self.rest.stats(),
+                "private": dict(self._private.counters) if self._private else {},
+                "orders": dict(self.tracker.counters), "account": dict(self.account.counters)}
+
+    def order_updates(self) -> _Feed[OrderUpdate]:
+        """Async iterator of every :class:`OrderUpdate` from now on."""
+        return self._feed("order")
+
+    def fills(self) -> _Feed[Fill]:
+        """Async iterator of every new :class:`Fill` from now on (deduplicated)."""
+        return self._feed("fill")
+
+    def position_updates(self) -> _Feed[PositionUpdate]:
+        """Async iterator of every :class:`PositionUpdate` from now on."""
+        return self._feed("position")
+
+    def balance_updates(self) -> _Feed[BalanceUpdate]:
+        """Async iterator of every :class:`BalanceUpdate` from now on."""
+        return self._feed("balance")
+
+    def _feed(self, kind: str) -> _Feed[Any]:
+        f: _Feed[Any] = _Feed(self, kind, self._queue_size)
+        if self._closing:
+            f._close()
+        self._feeds[kind].append(f)
+        return f
+
+    def _forget_feed(self, feed: _Feed[Any]) -> None:
+        for feeds in self._feeds.values():
+            if feed in feeds:
+                feeds.remove(feed)
+
+    def _event(self, kind: str, symbol: str, channel: str, detail: str, conn: int = 0) -> None:
+        self._stream_event(StreamEvent(kind, symbol, channel, detail, time.time_ns(), conn))
+
+    # ------------------------------------------------------------------ market data
+    async def book(self, symbol: str, *, timeout_s: float = 30.0) -> OrderBook:
+        """The live, checked :class:`OrderBook` of ``symbol``, subscribing if needed."""
+        symbol = symbol.upper()
+        c = self.contract(symbol)
+        md = self._markets.get(symbol)
+        if md is None:
+            md = MarketData([symbol], url=self.ws_public_url, ssl_context=self._ssl,
+                            on_book=self._on_book, on_event=self._stream_event,
+                            strict_seq=self._strict_seq, price_places={symbol: c.price_place})
+            self._markets[symbol] = md
+            await md.start()
+        await md.wait_ready(timeout_s)
+        return md.book(symbol)
+
+    # ------------------------------------------------------------------ settings
+    async def _load_settings(self, symbols: Iterable[str]) -> None:
+        for s in symbols:
+            data = await self.rest.request("GET", _ACCOUNT, params={
+                "symbol": s, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN})
+            self._settings[s] = data
+            mode = data.get("posMode") if isinstance(data, dict) else None
+            if mode:
+                self.pos_mode = mode
+
+    async def prepare(self, symbol: str) -> None:
+        """Read ``symbol``'s margin mode and leverage so ``submit_order`` can trade it."""
+        await self._load_settings([self.contract(symbol).symbol])
+
+    def margin_mode(self, symbol: str) -> str:
+        """The margin mode orders of ``symbol`` are sent with (``crossed``/``isolated``)."""
+        st = self._settings.get(symbol)
+        if st is None:
+            raise ConfigurationError(
+                f"{symbol} is not prepared: pass it in symbols=[...] or await bp.prepare({symbol!r}) "
+                "before submit_order (place_order does it by itself)")
+        mode = str(st.get("marginMode") or "crossed").lower()
+        return "crossed" if mode == "cross" else mode
+
+    async def set_leverage(self, symbol: str, leverage: int | str,
+                           hold_side: str | None = None) -> dict[str, Any]:
+        """Set ``symbol``'s leverage (``hold_side`` for one side of an isolated hedge position)."""
+        body: dict[str, Any] = {"symbol": self.contract(symbol).symbol, "productType": PRODUCT_TYPE,
+                                "marginCoin": MARGIN_COIN, "leverage": str(leverage)}
+        if hold_side:
+            body["holdSide"] = hold_side
+        data = await self.rest.request("POST", V2_MIX + "account/set-leverage", body=body)
+        await self._load_settings([body["symbol"]])
+        return data
+
+    async def set_margin_mode(self, symbol: str, margin_mode: str) -> dict[str, Any]:
+        """Set ``symbol``'s margin mode (``crossed``/``isolated``); Bitget refuses with open orders."""
+        if margin_mode not in ("crossed", "isolated"):
+            raise ValidationError("margin_mode must be 'crossed' or 'isolated'")
+        sym = self.contract(symbol).symbol
+        data = await self.rest.request("POST", V2_MIX + "account/set-margin-mode", body={
+            "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,
+            "marginMode": margin_mode})
+        await self._load_settings([sym])
+        return data
+
+    async def set_position_mode(self, pos_mode: str) -> dict[str, Any]:
+        """Set the account's position mode (``one_way_mode``/``hedge_mode``); never done implicitly."""
+        if pos_mode not in ("one_way_mode", "hedge_mode"):
+            raise ValidationError("pos_mode must be 'one_way_mode' or 'hedge_mode'")
+        data = await self.rest.request("POST", V2_MIX + "account/set-position-mode", body={
+            "productType": PRODUCT_TYPE, "posMode": pos_mode})
+        self.pos_mode = pos_mode
+        return data
+
+    # ------------------------------------------------------------------ orders
+    def _order_params(self, symbol: str, side: str, size: Any, price: Any, order_type: str,
+                      reduce_only: bool, client_oid: str | None, extra: Mapping[str, Any] | None
+                      ) -> tuple[Order, dict[str, Any]]:
+        if self.rules is None:
+            raise ConfigurationError("the connector is not started")
+        c = self.rules[symbol.upper() if not symbol.isupper() else symbol]
+        sym = c.symbol
+        side = _check_side(side)
+        kind = ORDER_TYPES.get(order_type)
+        if kind is None:
+            raise ValidationError(f"order_type must be one of {sorted(ORDER_TYPES)}, not {order_type!r}")
+        ot, force = kind
+        size_s = c.size_str(size, market=ot == "market")
+        params: dict[str, Any] = {"symbol": sym, "productType": PRODUCT_TYPE,
+                                  "marginMode": self.margin_mode(sym), "marginCoin": MARGIN_COIN,
+                                  "size": size_s}
+        if ot == "limit":
+            if price is None:
+                raise ValidationError(f"{sym}: a {order_type} order needs a price")
+            price_s = c.price_str(price)
+            c.check_notional(Decimal(size_s), Decimal(price_s))
+            params["price"] = price_s
+            price_d: Decimal | None = Decimal(price_s)
+        else:
+            if price is not None:
+                raise ValidationError(f"{sym}: a market order takes no price (got {price!r})")
+            price_d = None
+        hedge = self.pos_mode == "hedge_mode"
+        if hedge:
+            # DECISIONS 6: side is the execution direction; closing flips Bitget's side
+            if reduce_only:
+                params["side"] = "buy" if side == "sell" else "sell"
+                params["tradeSide"] = "close"
+                hold = "long" if side == "sell" else "short"
+            else:
+                params["side"] = side
+                params["tradeSide"] = "open"
+                hold = "long" if side == "buy" else "short"
+        else:
+            params["side"] = side
+            if reduce_only:
+                params["reduceOnly"] = "YES"
+            hold = ""
+        params["orderType"] = ot
+        if force is not None:
+            params["force"] = force
+        oid = client_oid if client_oid is not None else new_client_oid()
+        if not (0 < len(oid) <= 50) or not all(ch.isascii() and (ch.isalnum() or ch in "-_+#")
+                                                for ch in oid):
+            raise ValidationError(f"client_oid must be 1-50 characters of [A-Za-z0-9-_+#], not {oid!r}")
+        if oid in self.tracker:
+            raise ValidationError(f"client_oid {oid!r} was already used in this session")
+        params["clientOid"] = oid
+        if extra:
+            params.update(extra)
+        order = Order(oid, sym, side, order_type, Decimal(size_s), price_d,
+                      reduce_only=reduce_only, hold_side=hold)
+        return order, params
+
+    def submit_order(self, symbol: str, side: str, size: str | Decimal, price: str | Decimal | None = None,
+                     *, order_type: str = "limit", reduce_only: bool = False,
+                     client_oid: str | None = None, extra: Mapping[str, Any] | None = None) -> Order:
+        """Check and send an order now; returns the tracked :class:`Order` (``pending_new``).
+
+        Raises :class:`ValidationError` (nothing sent) if it breaks a trading rule. The
+        reply and the stream update the order; ``await order.wait_status("live")`` or
+        use :meth:`place_order` to wait for the reply.
+        """
+        order, params = self._order_params(symbol, side, size, price, order_type, reduce_only,
+                                           client_oid, extra)
+        self.tracker.add(order)
+        self.counters["orders_submitted"] += 1
+        if self.order_transport == "ws" and self._private is not None:
+            ws_params = {k: v for k, v in params.items() if k not in ("symbol", "productType")}
+            fut = self._private.trade("place-order", order.symbol, ws_params)
+        else:
+            fut = self.rest.submit("POST", _PLACE, body=params, decode=_Ack, changes_orders=True)
+        self._inflight[order.client_oid] = fut
+        fut.add_done_callback(functools.partial(self._placed, order))
+        return order
+
+    async def place_order(self, symbol: str, side: str, size: str | Decimal,
+                          price: str | Decimal | None = None, *, order_type: str = "limit",
+                          reduce_only: bool = False, client_oid: str | None = None,
+                          extra: Mapping[str, Any] | None = None) -> Order:
+        """Place an order and wait for Bitget's answer; returns the tracked :class:`Order`.
+
+        Raises the mapped :class:`ExchangeError` if Bitget refused it (the order is then
+        ``rejected``). If the reply was lost, the order is looked up by clientOid first:
+        it is returned if it exists; the original error is raised if it does not.
+        """
+        sym = symbol.upper()
+        if sym not in self._settings:
+            await self.prepare(sym)
+        order = self.submit_order(sym, side, size, price, order_type=order_type,
+                                  reduce_only=reduce_only, client_oid=client_oid, extra=extra)
+        await self._outcome(order)
+        return order
+
+    async def _outcome(self, order: Order) -> None:
+        fut = self._inflight.get(order.client_oid)
+        if fut is not None:
+            try:
+                await asyncio.shield(fut)
+            except BaseException:  # noqa: BLE001 - classified below from the order's state
+                pass
+        task = self._resolving.get(order.client_oid)
+        if task is not None:
+            await asyncio.shield(task)
+        if order.status == OrderStatus.REJECTED and order.error is not None:
+            raise order.error
+
+    def _placed(self, order: Order, fut: asyncio.Future[Any]) -> None:
+        self._inflight.pop(order.client_oid, None)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            ack = fut.result()
+            order_id = ack.orderId if isinstance(ack, _Ack) else (ack or {}).get("orderId")
+            self.tracker.set_order_id(order, order_id)
+            self.tracker.set_status(order, OrderStatus.LIVE, "rest")
+            return
+        self._order_failed(order, exc)
+
+    def _order_failed(self, order: Order, exc: BaseException) -> None:
+        if isinstance(exc, OutcomeUnknownError):
+            log.warning("order %s: %s; resolving by query", order.client_oid, exc)
+            self.tracker.set_status(order, OrderStatus.UNKNOWN, "rest", error=exc)
+            self._resolve(order)
+        else:
+            # refused (or never sent): rejected -- the stream can still revive it if the
+            # exchange shows it after all
+            self.tracker.set_status(order, OrderStatus.REJECTED, "rest" if isinstance(
+                exc, ExchangeError) else "local", error=exc)
+
+    def _resolve(self, order: Order) -> asyncio.Task[None]:
+        task = self._resolving.get(order.client_oid)
+        if task is None or task.done():
+            task = self._spawn(self._resolve_order(order))
+            self._resolving[order.client_oid] = task
+        return task
+
+    async def _resolve_order(self, order: Order) -> None:
+        """Query an order whose outcome is unknown until Bitget shows it, or give up: rejected."""
+        delay = RESOLVE_FIRST_S
+        last: BaseException | None = order.error
+        try:
+            for _ in range(RESOLVE_ATTEMPTS):
+                if order.status not in (OrderStatus.UNKNOWN, OrderStatus.PENDING_NEW):
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+                if order.status not in (OrderStatus.UNKNOWN, OrderStatus.PENDING_NEW):
+                    return
+                try:
+                    row = await self.rest.request("GET", _DETAIL, params={
+                        "symbol": order.symbol, "productType": PRODUCT_TYPE,
+                        "clientOid": order.client_oid})
+                except OrderNotFoundError as exc:
+                    last = exc
+                    continue
+                except (ExchangeError, TransportError) as exc:
+                    last = exc
+                    continue
+                if isinstance(row, dict):
+                    self.tracker.apply_row(row, "reconcile")
+                    self.counters["resolved_unknown"] += 1
+                    return
+            if order.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING_NEW):
+                err = order.error if isinstance(order.error, ExchangeError) else last
+                self.tracker.set_status(order, OrderStatus.REJECTED, "reconcile", error=err or
+                                        OutcomeUnknownError("not_found", "the order was not found "
+                                                            "after the reply was lost"))
+                self.counters["resolved_unknown"] += 1
+        finally:
+            if self._resolving.get(order.client_oid) is asyncio.current_task():
+                del self._resolving[order.client_oid]
+
+    async def cancel_order(self, symbol: str, client_oid: str) -> Order | None:
+        """Cancel by clientOid; returns the tracked order (None if this session never saw it).
+
+        Returns once Bitget acknowledged; the stream then shows it ``canceled`` (it is
+        queried if it does not within a few seconds). Raises :class:`OrderNotFoundError`
+        if Bitget has no such open order -- the tracked order then shows its final state.
+        """
+        sym = self.contract(symbol).symbol
+        order = self.tracker.get(client_oid)
+        try:
+            if self.order_transport == "ws" and self._private is not None:
+                await self._private.trade("cancel-order", sym, {"clientOid": client_oid,
+                                                                "marginCoin": MARGIN_COIN})
+            else:
+                await self.rest.submit("POST", _CANCEL, body={
+                    "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,
+                    "clientOid": client_oid}, decode=_Ack, changes_orders=True)
+        except OrderNotFoundError:
+            if order is not None:
+                await self._query(order)
+            raise
+        except OutcomeUnknownError:
+            if order is not None:
+                await self._query(order)
+                if order.is_done:
+                    return order
+            raise
+        if order is not None:
+            self._watch_cancel(order)
+        return order
+
+    def _watch_cancel(self, order: Order) -> None:
+        async def check() -> None:
+            try:
+                await order.wait_done(CANCEL_CONFIRM_S)
+            except asyncio.TimeoutError:
+                self.counters["cancel_checks"] += 1
+                await self._query(order)
+        self._spawn(check())
+
+    async def _query(self, order: Order) -> None:
+        """Refresh ``order`` from REST detail (errors are logged, the stream may still tell)."""
+        ident = ({"orderId": order.order_id} if order.client_oid.startswith(EXT_PREFIX)
+                 else {"clientOid": order.client_oid})
+        try:
+            row = await self.rest.request("GET", _DETAIL, params={
+                "symbol": order.symbol, "productType": PRODUCT_TYPE, **ident})
+        except OrderNotFoundError:
+            self.tracker.set_status(order, OrderStatus.REJECTED, "reconcile",
+                                    error=OrderNotFoundError("40768", "Bitget has no such order",
+                                                             path=_DETAIL))
+            return
+        except (ExchangeError, TransportError) as exc:
+            log.warning("query of %s failed: %s", order.client_oid, exc)
+            return
+        if isinstance(row, dict):
+            self.tracker.apply_row(row, "reconcile")
+
+    async def amend_order(self, symbol: str, client_oid: str, *, new_price: str | Decimal | None = None,
+                          new_size: str | Decimal | None = None,
+                          new_client_oid: str | None = None) -> Order:
+        """Change a live limit order's price and/or size (Bitget's modify-order).
+
+        Bitget replaces it: returns the new tracked :class:`Order` (``pending_new`` until
+        the stream shows it); the old one ends ``canceled`` with ``replaced_by`` set.
+        """
+        old = self.tracker.get(client_oid)
+        if old is None:
+            raise ValidationError(f"order {client_oid!r} is not tracked by this session")
+        if new_price is None and new_size is None:
+            raise ValidationError("amend_order needs new_price and/or new_size")
+        if old.order_type == "market":
+            raise ValidationError("only limit orders can be amended")
+        order, params = self._order_params(
+            old.symbol, old.side, old.size if new_size is None else new_size,
+            old.price if new_price is None else new_price, old.order_type, old.reduce_only,
+            new_client_oid, None)
+        order.replaces = old.client_oid
+        body = {"symbol": order.symbol, "productType": PRODUCT_TYPE, "clientOid": old.client_oid,
+                "newClientOid": order.client_oid, "newPrice": params["price"],
+                "newSize": params["size"], "marginCoin": MARGIN_COIN}
+        self.tracker.add(order)
+        try:
+            await self.rest.submit("POST", _MODIFY, body=body, decode=_Ack, changes_orders=True)
+        except OutcomeUnknownError as exc:
+            self.tracker.set_status(order, OrderStatus.UNKNOWN, "rest", error=exc)
+            old.replaced_by = order.client_oid
+            await self._resolve(order)
+            await self._query(old)
+            if order.status == OrderStatus.REJECTED:
+                old.replaced_by = ""
+                raise
+            return order
+        except BaseException as exc:
+            self.tracker.set_status(order, OrderStatus.REJECTED, "rest", error=exc)
+            raise
+        old.replaced_by = order.client_oid
+        self._watch_cancel(old)
+        self._resolve_later(order)
+        return order
+
+    def _resolve_later(self, order: Order) -> None:
+        async def check() -> None:
+            try:
+                await order.wait_status(OrderStatus.LIVE, timeout_s=CANCEL_CONFIRM_S)
+            except asyncio.TimeoutError:
+                await self._query(order)
+        self._spawn(check())
+
+    async def batch_place(self, orders: Iterable[Mapping[str, Any]]) -> list[Order]:
+        """Place several orders (dicts of :meth:`place_order`'s arguments), up to 50 per request
+        per symbol. Returns every :class:`Order`; refused ones are ``rejected`` with ``error``.
+        """
+        built: dict[str, list[tuple[Order, dict[str, Any]]]] = {}
+        for spec in orders:
+            spec = dict(spec)
+            sym = str(spec.pop("symbol")).upper()
+            if sym not in self._settings:
+                await self.prepare(sym)
+            o, p = self._order_params(sym, spec.pop("side"), spec.pop("size"), spec.pop("price", None),
+                                      spec.pop("order_type", "limit"), spec.pop("reduce_only", False),
+                                      spec.pop("client_oid", None), spec.pop("extra", None))
+            if spec:
+                raise ValidationError(f"unknown order fields: {sorted(spec)}")
+            built.setdefault(sym, []).append((o, p))
+        result: list[Order] = []
+        for sym, items in built.items():
+            for i in range(0, len(items), BATCH_MAX):
+                chunk = items[i:i + BATCH_MAX]
+                first = chunk[0][1]
+                body = {"symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,
+                        "marginMode": first["marginMode"],
+                        "orderList": [{k: v for k, v in p.items()
+                                       if k not in ("symbol", "productType", "marginCoin",
+                                                    "marginMode")} for _, p in chunk]}
+                for o, _ in chunk:
+                    self.tracker.add(o)
+                    result.append(o)
+                try:
+                    reply = await self.rest.submit("POST", _BATCH_PLACE, body=body,
+                                                   decode=_BatchReply, changes_orders=True)
+                except OutcomeUnknownError as exc:
+                    for o, _ in chunk:
+                        self._order_failed(o, exc)
+                    continue
+                except BitgetError as exc:
+                    for o, _ in chunk:
+                        self._order_failed(o, exc)
+                    continue
+                self._batch_result(reply, {o.client_oid: o for o, _ in chunk}, placing=True)
+        return result
+
+    def _batch_result(self, reply: _BatchReply, mine: dict[str, Order], *, placing: bool) -> dict[str, BaseException | None]:
+        out: dict[str, BaseException | None] = {}
+        for item in reply.successList or ():
+            o = mine.get(item.clientOid or "")
+            if o is None and item.orderId:
+                o = self.tracker.by_order_id(item.orderId)
+            if o is None:
+                continue
+            out[o.client_oid] = None
+            if placing:
+                self.tracker.set_order_id(o, item.orderId)
+                self.tracker.set_status(o, OrderStatus.LIVE, "rest")
+            else:
+                self._watch_cancel(o)
+        for item in reply.failureList or ():
+            o = mine.get(item.clientOid or "")
+            if o is None and item.orderId:
+                o = self.tracker.by_order_id(item.orderId)
+            if o is None:
+                continue
+            err = exchange_error(str(item.errorCode or ""), item.errorMsg or "",
+                                 path=_BATCH_PLACE if placing else _BATCH_CANCEL)
+            out[o.client_oid] = err
+            if placing:
+                self._order_failed(o, err)
+        if placing:
+            for oid, o in mine.items():
+                if oid not in out:   # neither list names it: find out
+                    self._order_failed(o, OutcomeUnknownError(
+                        "missing", "the batch reply did not list this order", path=_BATCH_PLACE))
+        return out
+
+    async def batch_cancel(self, symbol: str, client_oids: Iterable[str]) -> dict[str, BaseException | None]:
+        """Cancel several orders of one symbol; clientOid -> None (acknowledged) or the error."""
+        sym = self.contract(symbol).symbol
+        oids = list(client_oids)
+        out: dict[str, BaseException | None] = {}
+        for i in range(0, len(oids), BATCH_MAX):
+            chunk = oids[i:i + BATCH_MAX]
+            mine = {oid: self.tracker.get(oid) or Order(oid, sym, "", "", Decimal(0), None)
+                    for oid in chunk}
+            reply = await self.rest.submit("POST", _BATCH_CANCEL, body={
+                "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,
+                "orderIdList": [{"clientOid": oid} for oid in chunk]},
+                decode=_BatchReply, changes_orders=True)
+            out.update(self._batch_result(reply, {k: v for k, v in mine.items()}, placing=False))
+        return out
+
+    async def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every open order (of ``symbol``, or of the whole product); returns how many Bitget listed."""
+        if symbol is not None:
+            sym = self.contract(symbol).symbol
+            reply = await self.rest.submit("POST", _BATCH_CANCEL, body={
+                "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN},
+                decode=_BatchReply, changes_orders=True)
+        else:
+            reply = await self.rest.submit("POST", _CANCEL_ALL, body={
+                "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN},
+                decode=_BatchReply, changes_orders=True)
+        for o in self.tracker.open_orders(symbol.upper() if symbol else None):
+            self._watch_cancel(o)
+        return len(reply.successList or ())
+
+    # ------------------------------------------------------------------ reconciliation
+    async def reconcile(self) -> None:
+        """Bring orders, fills, positions and balances in line with REST (run after every
+        reconnect of the private stream; safe to call any time)."""
+        async with self._reconcile_lock:
+            self.counters["reconciles"] += 1
+            seen: set[str] = set()
+            end_id = None
+            while True:
+                params: dict[str, Any] = {"productType": PRODUCT_TYPE, "limit": 100}
+                if end_id:
+                    params["idLessThan"] = end_id
+                page = await self.rest.request("GET", _PENDING, params=params) or {}
+                rows = page.get("entrustedList") or []
+                for row in rows:
+                    o = self.tracker.apply_row(row, "reconcile")
+                    if o is not None:
+                        seen.add(o.client_oid)
+                end_id = page.get("endId")
+                if len(rows) < 100 or not end_id:
+                    break
+            # every order we think is open but Bitget does not list as open: ask for it
+            for o in self.tracker.open_orders():
+                if o.client_oid not in seen and o.client_oid not in self._inflight:
+                    await self._query(o)
+            await self._reconcile_fills()
+            for o in self.tracker.placeholders():
+                await self._query(o)
+            positions = await self.rest.request("GET", _POSITIONS, params={
+                "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN})
+            self.account.apply_positions(positions or [], "reconcile")
+            accounts = await self.rest.request("GET", _ACCOUNTS, params={"productType": PRODUCT_TYPE})
+            self.account.apply_balances(accounts or [], "reconcile")
+
+    async def _reconcile_fills(self) -> None:
+        since = max(self._started_ms, self.tracker.last_fill_ms) - FILL_LOOKBACK_MS
+        end_id = None
+        while True:
+            params: dict[str, Any] = {"productType": PRODUCT_TYPE, "startTime": since, "limit": 100}
+            if end_id:
+                params["idLessThan"] = end_id
+            page = await self.rest.request("GET", _FILLS, params=params) or {}
+            rows = page.get("fillList") or []
+            for row in reversed(rows):   # oldest first
+                self.tracker.apply_fill(row, "reconcile")
+            end_id = page.get("endId")
+            if len(rows) < 100 or not end_id:
+                break
+
+    # ------------------------------------------------------------------ stream input
+    def _on_push(self, channel: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            if channel == "orders":
+                for row in rows:
+                    self.tracker.apply_row(row, "ws")
+            elif channel == "fill":
+                for row in rows:
+                    self.tracker.apply_fill(row, "ws")
+            elif channel == "positions":
+                self.account.apply_positions(rows, "ws")
+            elif channel == "account":
+                self.account.apply_balances(rows, "ws")
+        except BitgetError as exc:
+            self._event("rejected", "", channel, f"a {channel} push could not be applied: {exc}")
+            self._spawn(self.reconcile())
+
+    # ------------------------------------------------------------------ events out
+    def _deliver(self, kind: str, item: Any) -> None:
+        for f in self._feeds[kind]:
+            f._put(item)
+        cb = self._user[kind]
+        if cb is not None:
+            try:
+                cb(item)
+            except Exception as exc:  # noqa: BLE001 - the connector stops; wait() re-raises
+                self._callback_failed(exc)
+
+    def _order_changed(self, order: Order, source: str) -> None:
+        if self._user["order"] is not None or self._feeds["order"]:
+            self._deliver("order", self.tracker.update_event(order, source))
+
+    def _fill_seen(self, fill: Fill) -> None:
+        self._deliver("fill", fill)
+
+    def _position_changed(self, upd: PositionUpdate) -> None:
+        self._deliver("position", upd)
+
+    def _balance_changed(self, upd: BalanceUpdate) -> None:
+        self._deliver("balance", upd)
+
+    def _stream_event(self, ev: StreamEvent) -> None:
+        self.events.append(ev)
+        cb = self._user["event"]
+        if cb is not None:
+            try:
+                cb(ev)
+            except Exception as exc:  # noqa: BLE001
+                self._callback_failed(exc)
+
+    def _callback_failed(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+            log.error("a user callback raised %r: stopping the connector", exc)
+            self._spawn(self.close())
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._task_done)
+        return t
+
+    def _task_done(self, t: asyncio.Task[Any]) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None and not self._closing:
+            exc = t.exception()
+            log.warning("background task failed: %r", exc)
+            if isinstance(exc, (ExchangeError, TransportError)):
+                self._event("error", "", "", f"background reconciliation failed: {exc}")

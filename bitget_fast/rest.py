@@ -1,0 +1,637 @@
+"""Bitget REST over persistent HTTP/1.1 connections: one buffer per request, signed in place.
+
+:class:`RestClient` keeps a small pool of keep-alive connections (TLS for ``https``) as
+plain :class:`asyncio.Protocol` objects; each carries one request at a time. A request is
+built into one ``bytes`` -- request line, a pre-built header block (key, passphrase,
+content type), the timestamp, the signature from the compiled :class:`~bitget_fast.Signer`,
+the body -- and handed to the transport with one ``write``. Replies are parsed by
+httptools (llhttp) and the envelope is decoded with msgspec.
+
+Failures, by kind (DECISIONS.md section 5):
+
+* a Bitget error code -> the exception class of :mod:`bitget_fast.errors`' table, with
+  the code, message, HTTP status and path (never the headers);
+* 40005/40008 (timestamp) -> the clock is resynchronised and the request re-signed and
+  sent once more (it was refused before execution), then :class:`ClockSkewError`;
+* 429 -> :class:`RateLimitError`; the endpoint is paused with an exponential back-off
+  (reads wait it out and retry);
+* 5xx, a transient code, a timeout or a dropped connection -> reads are retried with
+  back-off, then :class:`ExchangeUnavailableError`; order-changing calls are NEVER
+  resent: they raise :class:`OutcomeUnknownError` and the caller reconciles by clientOid.
+
+Requests are kept under Bitget's per-endpoint limits (:mod:`bitget_fast.limits`) by a
+sliding-window limiter on this side, so a well-behaved program never sees a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+import orjson
+
+from bitget_fast.auth import Credentials, encode_query
+from bitget_fast.errors import (
+    ClockSkewError,
+    ConfigurationError,
+    ExchangeError,
+    ExchangeUnavailableError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitError,
+    TransportError,
+    exchange_error,
+)
+from bitget_fast.limits import ORDER_PATHS, REST_RATE_LIMITS
+
+try:
+    import httptools
+except ImportError as _exc:  # pragma: no cover - a dependency of the package
+    raise ImportError("bitget_fast.rest needs httptools (`pip install httptools`)") from _exc
+
+__all__ = ["RestClient", "REST_URL", "TIME_PATH", "CLOCK_CODES"]
+
+log = logging.getLogger("bitget_fast.rest")
+
+REST_URL = "https://api.bitget.com"
+TIME_PATH = "/api/v2/public/time"
+CLOCK_CODES = frozenset(("40005", "40008"))
+SUCCESS = "00000"
+# The limiter's window is a little longer than Bitget's second: the server counts
+# arrivals, which network jitter bunches together.
+LIMIT_WINDOW_S = 1.05
+# Back-off after a 429 (doubles per consecutive 429, capped); reads retried this many times.
+BACKOFF_429_S = 1.0
+BACKOFF_429_MAX_S = 30.0
+READ_RETRIES = 3
+READ_RETRY_BASE_S = 0.2
+# Idle connections are exercised with a time request this often: it keeps them open through
+# middleboxes and the clock offset fresh.
+KEEPALIVE_S = 20.0
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+
+
+class _Envelope(msgspec.Struct):
+    code: str | int = ""
+    msg: str | None = ""
+    requestTime: int | str | None = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _ServerTime(msgspec.Struct):
+    serverTime: int | str
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+class _Request:
+    __slots__ = ("method", "path", "query", "body", "signed", "changes_orders", "future",
+                 "decode", "attempt", "clock_retried", "timer", "conn", "sent", "t_sent")
+
+    def __init__(self, method: str, path: str, query: str, body: bytes, signed: bool,
+                 changes_orders: bool, future: asyncio.Future[Any], decode: Any) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+        self.signed = signed
+        self.changes_orders = changes_orders
+        self.future = future
+        self.decode = decode
+        self.attempt = 0
+        self.clock_retried = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.conn: _Conn | None = None
+        self.sent = False
+        self.t_sent = 0.0
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(self, client: RestClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.req: _Request | None = None
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.closed = False
+        self.last_used = time.monotonic()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail_and_close(ProtocolError(
+                f"malformed HTTP reply from {self.client.host}: {exc}; connection closed",
+                excerpt=bytes(data[:64])))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        req, self.req = self.req, None
+        self.client._conn_lost(self)
+        if req is not None:
+            self.client._transport_failed(req, f"the connection was lost ({exc or 'closed by the server'})")
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.parts = []
+        self.size = 0
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > MAX_REPLY_BYTES:
+            raise httptools.HttpParserError("reply body over 64 MiB")
+        self.parts.append(body)
+
+    def on_message_complete(self) -> None:
+        status = self.parser.get_status_code()
+        keep = self.parser.should_keep_alive()
+        body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        self.parts = []
+        req, self.req = self.req, None
+        self.last_used = time.monotonic()
+        if req is None:
+            self._fail_and_close(None)  # a reply nobody asked for: the stream is out of step
+            return
+        if not keep:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+        try:
+            self.client._reply(self, req, status, body)
+        except Exception as exc:  # noqa: BLE001 - never lose a request inside the parser callback
+            log.exception("REST reply handling failed on %s", req.path)
+            self.client._finish_error(req, ProtocolError(
+                f"{req.path}: the reply could not be handled ({type(exc).__name__}: {exc})"))
+
+    def send(self, req: _Request, data: bytes) -> None:
+        self.req = req
+        req.conn = self
+        req.sent = True
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    def _fail_and_close(self, exc: BaseException | None) -> None:
+        self.closed = True
+        req, self.req = self.req, None
+        if self.transport is not None:
+            self.transport.abort()
+        if req is not None and exc is not None:
+            self.client._finish_error(req, exc)
+
+
+class _Limiter:
+    """Sliding one-second windows per endpoint, and back-off after a 429."""
+
+    __slots__ = ("windows", "blocked_until", "backoff")
+
+    def __init__(self) -> None:
+        self.windows: dict[str, deque[float]] = {}
+        self.blocked_until: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+
+    def delay(self, path: str, now: float) -> float:
+        """Seconds until ``path`` may be sent; 0 means now (and the send is counted)."""
+        wait = self.blocked_until.get(path, 0.0) - now
+        if wait > 0:
+            return wait
+        lim = REST_RATE_LIMITS.get(path)
+        if lim is None:
+            return 0.0
+        q = self.windows.get(path)
+        if q is None:
+            q = self.windows[path] = deque()
+        while q and now - q[0] >= LIMIT_WINDOW_S:
+            q.popleft()
+        if len(q) >= lim[0]:
+            return q[0] + LIMIT_WINDOW_S - now
+        q.append(now)
+        return 0.0
+
+    def hit_429(self, path: str, now: float) -> float:
+        b = min(self.backoff.get(path, BACKOFF_429_S / 2) * 2, BACKOFF_429_MAX_S)
+        self.backoff[path] = b
+        self.blocked_until[path] = now + b
+        return b
+
+    def ok(self, path: str) -> None:
+        if self.backoff:
+            self.backoff.pop(path, None)
+
+
+class RestClient:
+    """Bitget V2 REST on keep-alive HTTP/1.1 connections; signed requests built in one buffer.
+
+    ``submit`` writes a request at once (when a connection is free and the endpoint's
+    limit allows) and returns a future of the reply's ``data``; ``request`` awaits it,
+    retrying reads on transient failures. Order-changing calls are never resent.
+    """
+
+    def __init__(self, base_url: str = REST_URL, credentials: Credentials | None = None, *,
+                 demo: bool = False, connections: int = 2, max_connections: int = 8,
+                 timeout_s: float = 10.0, locale: str = "en-US", enforce_rate_limits: bool = True,
+                 ssl_context: ssl.SSLContext | None = None,
+                 max_rate_wait_s: float = 1.0) -> None:
+        u = urllib.parse.urlsplit(base_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ConfigurationError(f"REST URL must be http(s)://host[:port], not {base_url!r}")
+        if not 1 <= connections <= max_connections:
+            raise ConfigurationError("need 1 <= connections <= max_connections")
+        if timeout_s <= 0:
+            raise ConfigurationError("timeout_s must be > 0")
+        self.base_url = base_url
+        self.host = u.hostname
+        self.port = u.port or (443 if u.scheme == "https" else 80)
+        self.tls = u.scheme == "https"
+        self._ssl = ssl_context if ssl_context is not None else (
+            ssl.create_default_context() if self.tls else None)
+        self.demo = demo
+        self.timeout_s = timeout_s
+        self.connections = connections
+        self.max_connections = max_connections
+        self.enforce_rate_limits = enforce_rate_limits
+        self.max_rate_wait_s = max_rate_wait_s
+        self._creds = credentials
+        self._signer = credentials.signer if credentials is not None else None
+        default_port = 443 if self.tls else 80
+        host_hdr = self.host if self.port == default_port else f"{self.host}:{self.port}"
+        common = f"Host: {host_hdr}\r\nUser-Agent: bitget-fast\r\n".encode("ascii")
+        self._public_head = common + b"Content-Type: application/json\r\n"
+        self._signed_head = common + (credentials.header_block(demo=demo, locale=locale)
+                                      if credentials is not None else b"")
+        if demo and credentials is None:
+            self._public_head += b"paptrading: 1\r\n"
+        self._idle: list[_Conn] = []
+        self._conns: set[_Conn] = set()
+        self._connecting = 0
+        self._queue: deque[_Request] = deque()
+        self._limiter = _Limiter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._keepalive: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.offset_ms = 0            # server time - local time, ms
+        self.rtt_ms = 0.0
+        self.last_connect_error: TransportError | None = None
+        self.counters = {"requests": 0, "replies": 0, "errors": 0, "retries": 0, "rate_waits": 0,
+                         "rate_limited": 0, "clock_resyncs": 0, "connections_opened": 0,
+                         "connections_lost": 0, "timeouts": 0}
+
+    def __repr__(self) -> str:
+        return (f"RestClient({self.base_url!r}, signed={self._creds is not None}, "
+                f"connections={len(self._conns)}, offset_ms={self.offset_ms})")
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Open the connections and synchronise the clock with the server."""
+        self._loop = asyncio.get_running_loop()
+        opened = await asyncio.gather(*(self._open() for _ in range(self.connections)))
+        if not any(opened):
+            raise self.last_connect_error
+        await self.sync_clock()
+        self._keepalive = self._loop.create_task(self._keepalive_loop())
+
+    async def close(self) -> None:
+        """Close every connection; requests in flight fail with :class:`TransportError`."""
+        self._closed = True
+        for t in (self._keepalive, *self._tasks):
+            if t is not None and not t.done():
+                t.cancel()
+        while self._queue:
+            req = self._queue.popleft()
+            self._finish_error(req, TransportError("the REST client was closed before sending"))
+        for c in list(self._conns):
+            if c.transport is not None:
+                c.transport.close()
+        self._conns.clear()
+        self._idle.clear()
+
+    async def __aenter__(self) -> RestClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def now_ms(self) -> int:
+        """Bitget's clock as this client estimates it (local time + offset), in ms."""
+        return time.time_ns() // 1_000_000 + self.offset_ms
+
+    async def sync_clock(self) -> None:
+        """Estimate the server-time offset from ``/api/v2/public/time`` (the midpoint of 3 tries)."""
+        best: tuple[float, int] | None = None
+        for _ in range(3):
+            t0 = time.time_ns()
+            data = await self.request("GET", TIME_PATH, signed=False, decode=_ServerTime)
+            t1 = time.time_ns()
+            rtt = (t1 - t0) / 1e6
+            offset = int(data.serverTime) - (t0 + t1) // 2_000_000
+            if best is None or rtt < best[0]:
+                best = (rtt, offset)
+        assert best is not None
+        self.rtt_ms, self.offset_ms = best
+        self.counters["clock_resyncs"] += 1
+
+    def stats(self) -> dict[str, int]:
+        """Counters: requests, replies, errors, retries, rate waits, reconnects..."""
+        return {**self.counters, "open_connections": len(self._conns),
+                "queued": len(self._queue)}
+
+    # ------------------------------------------------------------------ requests
+    def submit(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+               body: Any = None, signed: bool = True, decode: Any = None,
+               changes_orders: bool | None = None) -> asyncio.Future[Any]:
+        """Send now (or as soon as a connection and the endpoint's limit allow); a future of ``data``.
+
+        ``params`` become the query string (GET), ``body`` the JSON body (POST; a dict, or
+        bytes sent as they are). ``decode`` is a msgspec type for ``data`` (None: built-in
+        types). No retry for order-changing paths; see :meth:`request` for reads.
+        """
+        loop = self._loop
+        if loop is None:
+            raise TransportError("RestClient.start() has not been awaited")
+        fut = loop.create_future()
+        if self._closed:
+            fut.set_exception(TransportError("the REST client is closed"))
+            return fut
+        if signed and self._signer is None:
+            raise ConfigurationError(f"{path} needs credentials; this client has none")
+        query = encode_query(params) if params else ""
+        if body is None:
+            raw = b""
+        elif isinstance(body, bytes):
+            raw = body
+        else:
+            raw = orjson.dumps(body)
+        if changes_orders is None:
+            changes_orders = path in ORDER_PATHS
+        req = _Request(method, path, query, raw, signed, changes_orders, fut, decode)
+        self._dispatch(req)
+        return fut
+
+    async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                      body: Any = None, signed: bool = True, decode: Any = None,
+                      changes_orders: bool | None = None) -> Any:
+        """Send and await ``data``; reads (not order-changing) are retried on transient failures."""
+        if changes_orders is None:
+            changes_orders = path in ORDER_PATHS
+        attempt = 0
+        while True:
+            try:
+                return await self.submit(method, path, params=params, body=body, signed=signed,
+                                         decode=decode, changes_orders=changes_orders)
+            except (ExchangeUnavailableError, RateLimitError, TransportError) as exc:
+                if changes_orders or attempt >= READ_RETRIES or self._closed:
+                    raise
+                if isinstance(exc, RateLimitError):
+                    delay = self._limiter.blocked_until.get(path, 0.0) - time.monotonic()
+                    delay = max(delay, BACKOFF_429_S)
+                else:
+                    delay = READ_RETRY_BASE_S * (2 ** attempt) * (0.5 + random.random())
+                attempt += 1
+                self.counters["retries"] += 1
+                log.info("GET %s failed (%s); retry %d in %.2f s", path, exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+    # ------------------------------------------------------------------ internals
+    def _dispatch(self, req: _Request) -> None:
+        if self.enforce_rate_limits:
+            now = time.monotonic()
+            wait = self._limiter.delay(req.path, now)
+            if wait > 0:
+                if req.changes_orders and wait > self.max_rate_wait_s:
+                    self._finish_error(req, RateLimitError(
+                        "429", f"not sent: {req.path} is over its rate limit for another "
+                        f"{wait:.2f} s (client-side limiter; max_rate_wait_s="
+                        f"{self.max_rate_wait_s})", path=req.path))
+                    return
+                self.counters["rate_waits"] += 1
+                assert self._loop is not None
+                self._loop.call_later(wait, self._dispatch, req)
+                return
+        if self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                self._send(conn, req)
+                return
+            self._dispatch(req)  # that one died while idle: try the next
+            return
+        self._queue.append(req)
+        if len(self._conns) + self._connecting < self.max_connections:
+            self._spawn(self._open())
+
+    def _send(self, conn: _Conn, req: _Request) -> None:
+        if req.future.done():  # the caller gave up (cancelled) before it could be sent
+            self._release(conn)
+            return
+        data = self._build(req)
+        self.counters["requests"] += 1
+        req.t_sent = time.monotonic()
+        assert self._loop is not None
+        req.timer = self._loop.call_later(self.timeout_s, self._timed_out, req)
+        conn.send(req, data)
+
+    def _build(self, req: _Request) -> bytes:
+        target = req.path if not req.query else f"{req.path}?{req.query}"
+        body = req.body
+        if req.signed:
+            ts = time.time_ns() // 1_000_000 + self.offset_ms
+            sign = self._signer.sign_request(  # type: ignore[union-attr]
+                ts, req.method, req.path, req.query or None, body or None)
+            head = (b"%s %s HTTP/1.1\r\n%sACCESS-TIMESTAMP: %d\r\nACCESS-SIGN: %s\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (
+                        req.method.encode(), target.encode(), self._signed_head, ts,
+                        sign.encode(), len(body)))
+        else:
+            head = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+                req.method.encode(), target.encode(), self._public_head, len(body))
+        return head + body if body else head
+
+    def _release(self, conn: _Conn) -> None:
+        if conn.closed:
+            return
+        while self._queue:
+            req = self._queue.popleft()
+            if not req.future.done():
+                self._send(conn, req)
+                return
+        self._idle.append(conn)
+
+    def _spawn(self, coro: Any) -> None:
+        assert self._loop is not None
+        t = self._loop.create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _open(self) -> bool:
+        """Open one connection and put it to work; False (queued requests failed) if impossible."""
+        assert self._loop is not None
+        self._connecting += 1
+        try:
+            _, conn = await asyncio.wait_for(self._loop.create_connection(
+                lambda: _Conn(self), self.host, self.port, ssl=self._ssl,
+                server_hostname=self.host if self._ssl else None), self.timeout_s)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            self._connecting -= 1
+            self.last_connect_error = TransportError(
+                f"cannot connect to {self.base_url}: {exc or type(exc).__name__}")
+            log.warning("%s", self.last_connect_error)
+            # nothing was sent: queued requests fail cleanly when no connection is left
+            if not self._conns and not self._connecting:
+                while self._queue:
+                    self._finish_error(self._queue.popleft(), self.last_connect_error)
+            return False
+        self._connecting -= 1
+        if self._closed:
+            conn.transport.close()
+            return False
+        self.counters["connections_opened"] += 1
+        self._conns.add(conn)
+        self._release(conn)
+        return True
+
+    def _conn_lost(self, conn: _Conn) -> None:
+        self._conns.discard(conn)
+        try:
+            self._idle.remove(conn)
+        except ValueError:
+            pass
+        if not self._closed:
+            self.counters["connections_lost"] += 1
+            if self._queue and len(self._conns) + self._connecting < self.max_connections:
+                self._spawn(self._open())
+
+    def _timed_out(self, req: _Request) -> None:
+        conn = req.conn
+        if conn is None or conn.req is not req:
+            return
+        self.counters["timeouts"] += 1
+        # the reply may still come: this connection is out of step, never reuse it
+        conn.req = None
+        conn.closed = True
+        if conn.transport is not None:
+            conn.transport.abort()
+        self._fail_unknown(req, "timeout", f"no reply within {self.timeout_s} s")
+
+    def _transport_failed(self, req: _Request, why: str) -> None:
+        self._fail_unknown(req, "disconnected", why)
+
+    def _fail_unknown(self, req: _Request, code: str, why: str) -> None:
+        if req.changes_orders:
+            exc: ExchangeError = OutcomeUnknownError(
+                code, f"{why}; the request was sent, so it may or may not have taken effect: "
+                "reconcile by clientOid", path=req.path)
+        else:
+            exc = ExchangeUnavailableError(code, why, path=req.path)
+        self._finish_error(req, exc)
+
+    def _finish_error(self, req: _Request, exc: BaseException) -> None:
+        if req.timer is not None:
+            req.timer.cancel()
+            req.timer = None
+        self.counters["errors"] += 1
+        if not req.future.done():
+            req.future.set_exception(exc)
+
+    def _reply(self, conn: _Conn, req: _Request, status: int, body: bytes) -> None:
+        if req.timer is not None:
+            req.timer.cancel()
+            req.timer = None
+        self.counters["replies"] += 1
+        self._release(conn)
+        fut = req.future
+        if fut.done():
+            return
+        try:
+            env = _envelope_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            env = None
+        if env is not None and env.code == SUCCESS and status < 300:
+            self._limiter.ok(req.path)
+            try:
+                data = (msgspec.json.decode(env.data, type=req.decode) if req.decode is not None
+                        else orjson.loads(memoryview(env.data)))
+            except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError) as exc:
+                self._finish_error(req, ProtocolError(
+                    f"{req.path}: the reply's data does not have the expected shape ({exc})",
+                    excerpt=bytes(env.data[:200])))
+                return
+            fut.set_result(data)
+            return
+        if env is not None:
+            code = str(env.code)
+            msg = env.msg or ""
+        else:
+            code = str(status)
+            msg = f"HTTP {status} with a non-Bitget body: {body[:200]!r}"
+        if code in CLOCK_CODES and not req.clock_retried:
+            # refused before execution: resync the clock, re-sign and send once more
+            req.clock_retried = True
+            self.counters["errors"] += 1
+            self._spawn(self._resync_and_resend(req))
+            return
+        exc = exchange_error(code, msg, http_status=status, path=req.path,
+                             changes_orders=req.changes_orders)
+        if isinstance(exc, RateLimitError):
+            self.counters["rate_limited"] += 1
+            wait = self._limiter.hit_429(req.path, time.monotonic())
+            log.warning("429 on %s: pausing it for %.1f s", req.path, wait)
+        elif code in CLOCK_CODES:
+            exc = ClockSkewError(code, f"{msg} (after a clock resync and one retry; local clock "
+                                 f"offset {self.offset_ms} ms)", http_status=status, path=req.path)
+        self._finish_error(req, exc)
+
+    async def _resync_and_resend(self, req: _Request) -> None:
+        try:
+            await self.sync_clock()
+        except Exception as exc:  # noqa: BLE001 - reported through the request's future
+            self._finish_error(req, ClockSkewError(
+                "40008", f"timestamp refused and the clock resync failed: {exc}", path=req.path))
+            return
+        req.sent = False
+        req.conn = None
+        self._dispatch(req)
+
+    async def _keepalive_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(KEEPALIVE_S / 4)
+            now = time.monotonic()
+            for conn in [c for c in self._idle if now - c.last_used > KEEPALIVE_S]:
+                self._ping(conn)
+
+    def _ping(self, conn: _Conn) -> None:
+        """A time request on this idle connection: keeps it open and refreshes the offset."""
+        assert self._loop is not None
+        self._idle.remove(conn)
+        fut = self._loop.create_future()
+        req = _Request("GET", TIME_PATH, "", b"", False, False, fut, _ServerTime)
+        t0 = time.time_ns()
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                return
+            t1 = time.time_ns()
+            rtt = (t1 - t0) / 1e6
+            if rtt <= max(2.0 * self.rtt_ms, 5.0):  # a slow sample says little about the offset
+                self.offset_ms = int(f.result().serverTime) - (t0 + t1) // 2_000_000
+        fut.add_done_callback(done)
+        self._send(conn, req)
+
+
+def decoder(tp: Any) -> Callable[[bytes], Any]:
+    """A msgspec JSON decoder for ``tp`` (used for the reply types of the trading layer)."""
+    return msgspec.json.Decoder(tp).decode

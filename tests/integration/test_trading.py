@@ -1,0 +1,453 @@
+"""The trading layer against the simulator over loopback: orders, fills, positions and
+balances end equal to the exchange's, whatever the wire does.
+
+Every scenario ends with :func:`converged`: our orders (status, filled size), fills (by
+tradeId), positions (size, entry) and balance equal the simulator engine's own state,
+read directly from the engine (not through any of our code paths).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bitget_fast import (
+    BitgetPerpetual,
+    Credentials,
+    InsufficientFundsError,
+    OrderNotFoundError,
+    OutcomeUnknownError,
+    ParameterError,
+    PositionModeError,
+    RateLimitError,
+    ValidationError,
+)
+from bitget_fast.sim import Simulator
+
+from .conftest import run_async
+
+KEY, SECRET, PASS = "trade_key_1", "trade-secret-1", "TradePass1"
+TAKER = ("taker_key_2", "taker-secret-2", "TakerPass2")
+
+
+async def start(sim: Simulator, **kw: Any) -> BitgetPerpetual:
+    bp = BitgetPerpetual(Credentials(KEY, SECRET, PASS), rest_url=sim.rest_url,
+                         ws_public_url=sim.ws_public_url, ws_private_url=sim.ws_private_url,
+                         symbols=kw.pop("symbols", ["BTCUSDT"]), **kw)
+    await bp.start()
+    return bp
+
+
+def make_sim(**kw: Any) -> Simulator:
+    sim = Simulator(flow_rate=0, **kw)
+    return sim
+
+
+def setup_accounts(sim: Simulator, *, hedge: bool = False, ws_trading: bool = False) -> Any:
+    acc = sim.add_account(KEY, SECRET, PASS, ws_trading=ws_trading)
+    if hedge:
+        sim.engine.set_position_mode(acc, "hedge_mode")
+    taker = sim.add_account(*TAKER, usdt=1_000_000)
+    return acc, taker
+
+
+def take(sim: Simulator, taker: Any, side: str, size: str, symbol: str = "BTCUSDT") -> None:
+    """Another trader's market order (fills whatever rests, ours included)."""
+    sim.engine.place_order(taker, {"symbol": symbol, "productType": "USDT-FUTURES",
+                                   "marginMode": "crossed", "marginCoin": "USDT", "size": size,
+                                   "side": side, "orderType": "market"})
+    sim.engine.flush()   # deliver the pushes now, as the REST handler does
+
+
+async def eventually(pred: Any, timeout: float = 5.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        ok = pred()
+        if ok is True or ok is None:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not converged within {timeout} s {what}: {ok}")
+        await asyncio.sleep(0.02)
+
+
+def differences(bp: BitgetPerpetual, sim: Simulator, acc: Any) -> list[str] | bool:
+    """What differs between our state and the engine's (True when nothing)."""
+    diffs: list[str] = []
+    eng = sim.engine
+    for o in acc.orders.values():
+        spec = o.market.spec
+        ours = bp.orders.get(o.client_oid)
+        if ours is None:
+            diffs.append(f"order {o.client_oid} unknown to us")
+            continue
+        if ours.status != o.status:
+            diffs.append(f"order {o.client_oid}: status {ours.status} != {o.status}")
+        if ours.filled_size != spec.size_dec(o.filled):
+            diffs.append(f"order {o.client_oid}: filled {ours.filled_size} != {spec.size_dec(o.filled)}")
+        if ours.order_id != o.order_id:
+            diffs.append(f"order {o.client_oid}: id {ours.order_id} != {o.order_id}")
+    for ours in bp.orders.values():
+        if ours.client_oid not in acc.by_client_oid and ours.status != "rejected":
+            diffs.append(f"order {ours.client_oid} ({ours.status}) not on the exchange")
+    theirs_fills = {f["tradeId"]: f for f in acc.fills}
+    ours_fills = {tid: f for o in bp.orders.values() for tid, f in o.fills.items()}
+    if set(theirs_fills) != set(ours_fills):
+        diffs.append(f"fills differ: missing {sorted(set(theirs_fills) - set(ours_fills))}, "
+                     f"extra {sorted(set(ours_fills) - set(theirs_fills))}")
+    for tid, f in ours_fills.items():
+        t = theirs_fills.get(tid)
+        if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
+                              or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
+            diffs.append(f"fill {tid} differs: {f} vs {t}")
+    theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size), p.entry)
+                  for k, p in acc.positions.items() if p.size}
+    ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
+    if theirs_pos != ours_pos:
+        diffs.append(f"positions: ours {ours_pos} != exchange {theirs_pos}")
+    b = eng.balance(acc)
+    ours_b = bp.balances.get("USDT")
+    if ours_b is None:
+        diffs.append("no USDT balance")
+    else:
+        avail = Decimal(eng.accounts_row(acc)["available"])
+        equity = Decimal(eng.accounts_row(acc)["accountEquity"])
+        if ours_b.available != avail or ours_b.equity != equity:
+            diffs.append(f"balance: ours avail {ours_b.available} eq {ours_b.equity} != "
+                         f"exchange avail {avail} eq {equity} ({b})")
+    return diffs or True
+
+
+async def converged(bp: BitgetPerpetual, sim: Simulator, acc: Any, timeout: float = 5.0) -> None:
+    await eventually(lambda: differences(bp, sim, acc), timeout, "with the exchange")
+
+
+def bid_ask(sim: Simulator, symbol: str = "BTCUSDT") -> tuple[Decimal, Decimal]:
+    m = sim.engine.market(symbol)
+    return m.spec.price_dec(m.best_bid()), m.spec.price_dec(m.best_ask())
+
+
+# ---------------------------------------------------------------------- order types
+@pytest.mark.parametrize("hedge", [False, True], ids=["one_way", "hedge"])
+@run_async(60)
+async def test_every_order_type(hedge: bool) -> None:
+    async with make_sim() as sim:
+        acc, taker = setup_accounts(sim, hedge=hedge)
+        bp = await start(sim)
+        try:
+            assert bp.pos_mode == ("hedge_mode" if hedge else "one_way_mode")
+            bid, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            # limit resting, then canceled
+            o1 = await bp.place_order("BTCUSDT", "buy", "0.01", bid - 100 * tick)
+            assert o1.status == "live" and o1.order_id
+            await bp.cancel_order("BTCUSDT", o1.client_oid)
+            await o1.wait_done(3)
+            assert o1.status == "canceled"
+            # post_only resting; post_only that would cross ends canceled (DECISIONS 5)
+            o2 = await bp.place_order("BTCUSDT", "sell", "0.01", ask + 50 * tick, order_type="post_only")
+            o3 = await bp.place_order("BTCUSDT", "buy", "0.01", ask, order_type="limit_maker")
+            await o3.wait_done(3)
+            assert o3.status == "canceled" and o3.cancel_reason
+            assert o2.status == "live"
+            # market buy opens a long
+            o4 = await bp.place_order("BTCUSDT", "buy", "0.02", order_type="market")
+            await o4.wait_done(3)
+            assert o4.status == "filled" and o4.filled_size == Decimal("0.02") and o4.fills
+            # ioc far away: canceled without a fill; fok too large: canceled
+            o5 = await bp.place_order("BTCUSDT", "buy", "0.01", bid - 1000 * tick, order_type="ioc")
+            o6 = await bp.place_order("BTCUSDT", "buy", "1", ask, order_type="fok")
+            await o5.wait_done(3)
+            await o6.wait_done(3)
+            assert (o5.status, o6.status) == ("canceled", "canceled")
+            assert o6.filled_size == 0
+            # reduce-only sell closes part of the long
+            o7 = await bp.place_order("BTCUSDT", "sell", "0.005", order_type="market", reduce_only=True)
+            await o7.wait_done(3)
+            assert o7.status == "filled"
+            await converged(bp, sim, acc)
+            assert bp.net_position("BTCUSDT") == Decimal("0.015")
+            assert list(bp.positions) == [("BTCUSDT", "long")]
+            if hedge:
+                # hedge: a short beside the long; closing it sends tradeSide=close
+                o8 = await bp.place_order("BTCUSDT", "sell", "0.01", order_type="market")
+                await o8.wait_done(3)
+                o9 = await bp.place_order("BTCUSDT", "buy", "0.004", order_type="market",
+                                          reduce_only=True)
+                await o9.wait_done(3)
+                assert sim.engine.market("BTCUSDT") and acc.orders[o9.order_id].trade_side == "close"
+                await converged(bp, sim, acc)
+                assert bp.positions[("BTCUSDT", "short")].size == Decimal("0.006")
+                assert bp.net_position("BTCUSDT") == Decimal("0.009")
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_partial_fills_fees_and_average_price() -> None:
+    async with make_sim() as sim:
+        acc, taker = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            o = await bp.place_order("BTCUSDT", "buy", "0.05", bid + tick, order_type="post_only")
+            take(sim, taker, "sell", "0.02")
+            await eventually(lambda: o.status == "partially_filled" or o.status)
+            assert o.status == "partially_filled" and o.filled_size == Decimal("0.02")
+            take(sim, taker, "sell", "0.03")
+            await o.wait_done(3)
+            assert o.status == "filled" and o.avg_price == bid + tick
+            assert o.fee > 0 and len(o.fills) == 2 and all(f.maker for f in o.fills.values())
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_amend_cancel_all_and_batch_with_failures() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, symbols=["BTCUSDT", "ETHUSDT"])
+        try:
+            bid, _ = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", bid - 10 * tick)
+            new = await bp.amend_order("BTCUSDT", o.client_oid, new_price=bid - 20 * tick,
+                                       new_size="0.02")
+            await new.wait_status("live", timeout_s=3)
+            await o.wait_done(3)
+            assert o.status == "canceled" and o.replaced_by == new.client_oid
+            assert new.replaces == o.client_oid and new.price == bid - 20 * tick
+            assert new.size == Decimal("0.02")
+            # below the minimum notional (minTradeUSDT 5): refused before anything is sent
+            with pytest.raises(ValidationError, match="minTradeUSDT"):
+                await bp.batch_place([{"symbol": "BTCUSDT", "side": "buy", "size": "0.0001",
+                                       "price": "1000.0"}])
+            eth_bid, _ = bid_ask(sim, "ETHUSDT")
+            orders = await bp.batch_place([
+                {"symbol": "BTCUSDT", "side": "buy", "size": "0.01", "price": bid - 30 * tick},
+                {"symbol": "BTCUSDT", "side": "buy", "size": "0.01", "price": bid - 31 * tick,
+                 "order_type": "post_only"},
+                # Bitget refuses a huge order in the batch (insufficient balance): partial failure
+                {"symbol": "BTCUSDT", "side": "buy", "size": "500", "price": bid - 32 * tick},
+                {"symbol": "ETHUSDT", "side": "buy", "size": "0.1", "price": eth_bid - Decimal("1")},
+            ])
+            assert [x.status for x in orders] == ["live", "live", "rejected", "live"]
+            assert isinstance(orders[2].error, InsufficientFundsError)
+            res = await bp.batch_cancel("BTCUSDT", [orders[0].client_oid, "nope-123"])
+            assert res[orders[0].client_oid] is None
+            assert isinstance(res["nope-123"], OrderNotFoundError)
+            await orders[0].wait_done(3)
+            n = await bp.cancel_all("BTCUSDT")
+            assert n == 2   # the amended order and the post_only
+            await new.wait_done(3)
+            assert orders[3].status == "live"
+            n = await bp.cancel_all()
+            assert n == 1
+            await orders[3].wait_done(3)
+            assert not bp.open_orders()
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_rejections_map_to_exceptions_and_are_never_sent_when_invalid() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            before = bp.rest.stats()["requests"]
+            with pytest.raises(ValidationError, match="tick"):
+                bp.submit_order("BTCUSDT", "buy", "0.01", "60000.05")
+            with pytest.raises(ValidationError):
+                bp.submit_order("BTCUSDT", "buy", "0.00001", str(bid))
+            with pytest.raises(ValidationError, match="float"):
+                bp.submit_order("BTCUSDT", "buy", 0.01, str(bid))   # type: ignore[arg-type]
+            with pytest.raises(ValidationError, match="side"):
+                bp.submit_order("BTCUSDT", "long", "0.01", str(bid))
+            with pytest.raises(ValidationError, match="price"):
+                bp.submit_order("BTCUSDT", "buy", "0.01")
+            assert bp.rest.stats()["requests"] == before   # nothing was sent
+            with pytest.raises(InsufficientFundsError) as ei:
+                await bp.place_order("BTCUSDT", "buy", "100", str(bid))
+            assert ei.value.code == "40762"
+            rejected = [o for o in bp.orders.values() if o.status == "rejected"]
+            assert len(rejected) == 1 and rejected[0].error is ei.value
+            with pytest.raises(OrderNotFoundError):
+                await bp.cancel_order("BTCUSDT", "never-placed-1")
+            # the account switched to hedge mode behind our back: Bitget says 40774 and the
+            # connector does not switch anything back
+            sim.engine.set_position_mode(acc, "hedge_mode")
+            with pytest.raises(PositionModeError):
+                await bp.place_order("BTCUSDT", "buy", "0.01", "1000.0", reduce_only=True)
+            assert acc.pos_mode == "hedge_mode" and bp.pos_mode == "one_way_mode"
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+# ---------------------------------------------------------------------- faults
+@pytest.mark.parametrize("executed", [True, False], ids=["executed", "not_executed"])
+@run_async(60)
+async def test_lost_place_reply_is_resolved_by_query(executed: bool) -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, request_timeout_s=0.5)
+        try:
+            bid, _ = bid_ask(sim)
+            sim.never_answer(path="/api/v2/mix/order/place-order", execute=executed)
+            if executed:
+                o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 10))
+                assert o.status == "live" and o.order_id
+            else:
+                with pytest.raises(OutcomeUnknownError):
+                    await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 10))
+                o = next(iter(bp.orders.values()))
+                assert o.status == "rejected"
+            assert bp.rest.stats()["timeouts"] == 1
+            # the connection with the lost reply was dropped; the next order works
+            o2 = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 11))
+            assert o2.status == "live"
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_5xx_after_executing_is_resolved_and_reads_are_retried() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        ups: list[Any] = []
+        bp = await start(sim, on_order=ups.append)
+        try:
+            bid, _ = bid_ask(sim)
+            sim.fail_rest(503, path="/api/v2/mix/order/place-order", execute=True)
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 10))
+            # unknown after the 503, then live (from the stream or the query, whichever first)
+            assert [u.status for u in ups] == ["unknown", "live"] and o.status == "live"
+            # with the stream stalled, only the query can resolve it
+            sim.stall("private", 2.0)
+            sim.fail_rest(502, path="/api/v2/mix/order/place-order", execute=True)
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 11))
+            assert o.status == "live" and bp.stats()["connector"]["resolved_unknown"] == 1
+            sim.fail_rest(500, path="/api/v2/mix/account/accounts", count=2)
+            data = await bp.rest.request("GET", "/api/v2/mix/account/accounts",
+                                         params={"productType": "USDT-FUTURES"})
+            assert data[0]["marginCoin"] == "USDT"
+            assert bp.rest.stats()["retries"] >= 2
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_429_backs_off() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            sim.fail_rest(429, path="/api/v2/mix/order/place-order")
+            with pytest.raises(RateLimitError):
+                await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 10))
+            # the endpoint is paused: the next order waits out the back-off, then goes
+            t0 = time.monotonic()
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 11))
+            assert o.status == "live" and time.monotonic() - t0 >= 0.5
+            # a read hit by 429 is retried after the pause
+            sim.fail_rest(429, path="/api/v2/mix/order/orders-pending")
+            await bp.reconcile()
+            assert bp.rest.stats()["rate_limited"] == 2
+            # our own limiter keeps a burst under Bitget's 10/s: no 429 from the exchange
+            orders = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 20 - i)) for i in range(15)]
+            await asyncio.gather(*(x.wait_status("live", timeout_s=5) for x in orders))
+            assert bp.rest.stats()["rate_limited"] == 2 and bp.rest.stats()["rate_waits"] >= 5
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_fills_while_the_private_stream_is_down_are_recovered() -> None:
+    async with make_sim() as sim:
+        acc, taker = setup_accounts(sim)
+        fills: list[Any] = []
+        bp = await start(sim, on_fill=fills.append)
+        try:
+            bid, _ = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            orders = [await bp.place_order("BTCUSDT", "buy", "0.01", bid + tick,
+                                           order_type="post_only") for i in range(3)]
+            # cut the private stream, then the market trades through our orders
+            assert sim.drop_connections("private") == 1
+            take(sim, taker, "sell", "0.025")
+            await eventually(lambda: bp.stats()["private"]["ready"] >= 2 or "not reconnected")
+            await converged(bp, sim, acc)
+            assert [o.status for o in orders] == ["filled", "filled", "partially_filled"]
+            assert len(fills) == len(acc.fills) == 3   # each fill delivered exactly once
+            assert bp.positions[("BTCUSDT", "long")].size == Decimal("0.025")
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_exchange_restart_reconverges() -> None:
+    async with make_sim() as sim:
+        acc, taker = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            resting = await bp.place_order("BTCUSDT", "buy", "0.02", bid + tick, order_type="post_only")
+            await sim.restart(0.3)
+            # while we reconnect: our order fills and another is canceled on the exchange side
+            take(sim, taker, "sell", "0.02")
+            await eventually(lambda: bp.stats()["private"]["ready"] >= 2 or "not reconnected", 10)
+            await converged(bp, sim, acc)
+            assert resting.status == "filled"
+            o = await bp.place_order("BTCUSDT", "sell", "0.02", order_type="market", reduce_only=True)
+            await o.wait_done(3)
+            await converged(bp, sim, acc)
+            assert not bp.positions
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_events_before_rest_reply_and_ws_order_entry() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, ws_trading=True)
+        sim.ws_events_before_rest(True)
+        updates: list[Any] = []
+        bp = await start(sim, on_order=updates.append)
+        try:
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            await o.wait_done(3)
+            assert o.status == "filled"
+            # the stream said filled before the REST reply said "accepted": never went back
+            statuses = [u.status for u in updates if u.client_oid == o.client_oid]
+            assert statuses[-1] == "filled" and "live" not in statuses[statuses.index("filled"):]
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+        sim.ws_events_before_rest(False)
+        bp = await start(sim, order_transport="ws")
+        try:
+            bid, _ = bid_ask(sim)
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 5))
+            assert o.status == "live" and bp.stats()["private"]["trade_requests"] == 1
+            await bp.cancel_order("BTCUSDT", o.client_oid)
+            await o.wait_done(3)
+            assert o.status == "canceled"
+            with pytest.raises(ParameterError):
+                await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 5),
+                                     extra={"stpMode": "bogus"})
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
