@@ -100,7 +100,14 @@ class SimProcess:
             seen.append(line)
             m = re.search(r"REST\s+(http://\S+)", line)
             if m:
-                return m.group(1).rstrip("/")
+                rest = m.group(1).rstrip("/")
+            m = re.search(r"WS public\s+(ws://\S+)", line)
+            if m:
+                self.ws_public_url = m.group(1)
+            m = re.search(r"WS private\s+(ws://\S+)", line)
+            if m:
+                self.ws_private_url = m.group(1)
+                return rest
         raise RuntimeError(f"the simulator did not start; it printed {''.join(seen)!r}")
 
     def _wait_serving(self, timeout_s: float) -> None:
@@ -367,6 +374,72 @@ class CcxtClient:
 # -- the measuring window -----------------------------------------------------------------
 
 _CLOCK = [0.0]
+
+
+class BitgetFastClient:
+    """bitget_fast's connector as a user holds it: ``await bp.place_order(...)`` and
+    ``await bp.cancel_order(...)`` with the whole trading layer running -- rules checked,
+    the order tracked, and the private stream's pushes (live, canceled, account) parsed and
+    applied in this same thread, inside the window."""
+
+    def __init__(self, sim: SimProcess, orders: Orders) -> None:
+        self.sim, self.orders = sim, orders
+        self.bp: Any = None
+
+    async def connect(self) -> None:
+        from bitget_fast import BitgetPerpetual
+        # the simulator runs without limits here; ours would pace 2,000 orders at 10/s
+        self.bp = BitgetPerpetual(self.sim.credentials, rest_url=self.sim.rest_url,
+                                  ws_public_url=self.sim.ws_public_url,
+                                  ws_private_url=self.sim.ws_private_url, symbols=[SYMBOL],
+                                  enforce_rate_limits=False)
+        await self.bp.start()
+
+    async def place(self, i: int) -> None:
+        o = await self.bp.place_order(SYMBOL, "buy", self.orders.size, self.orders.price,
+                                      order_type="post_only", client_oid=self.orders.client_oid(i))
+        if o.status not in ("live", "canceled"):
+            raise AssertionError(f"order {i}: {o}")
+
+    async def cancel(self, i: int) -> None:
+        await self.bp.cancel_order(SYMBOL, self.orders.client_oid(i))
+
+    async def close(self) -> None:
+        await asyncio.sleep(0.2)   # the last pushes
+        bp, self.bp = self.bp, None
+        open_ = [o for o in bp.open_orders() if o.client_oid.startswith(self.orders.client_oid(0)[:-7])]
+        await bp.close()
+        if open_:
+            raise AssertionError(f"orders the stream did not show canceled: {open_[:3]}")
+
+
+class BitgetFastRestClient:
+    """bitget_fast's REST layer alone (what ``place_order`` rides on): ``RestClient.submit``
+    of the params dict -- orjson body, signed into one buffer by the compiled Signer, one
+    write, the reply framed by httptools and the envelope and ack decoded with msgspec."""
+
+    def __init__(self, sim: SimProcess, orders: Orders) -> None:
+        self.sim, self.orders = sim, orders
+        self.rc: Any = None
+
+    async def connect(self) -> None:
+        from bitget_fast import RestClient
+        self.rc = RestClient(self.sim.rest_url, self.sim.credentials, connections=1,
+                             enforce_rate_limits=False)
+        await self.rc.start()
+
+    async def place(self, i: int) -> None:
+        ack = await self.rc.submit("POST", "/api/v2/mix/order/place-order",
+                                   body=self.orders.place_params(i))
+        if ack["clientOid"] != self.orders.client_oid(i):
+            raise AssertionError(ack)
+
+    async def cancel(self, i: int) -> None:
+        await self.rc.submit("POST", "/api/v2/mix/order/cancel-order",
+                             body=self.orders.cancel_params(i))
+
+    async def close(self) -> None:
+        await self.rc.close()
 
 
 def client_cpu_clock() -> float:
