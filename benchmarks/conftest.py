@@ -42,6 +42,28 @@ def bench(benchmark, request):
     return run
 
 
+@pytest.fixture
+def bench_pedantic(benchmark, request):
+    """``bench_pedantic(fn, setup=..., rounds=..., group=..., impl=...)``: one call of ``fn``
+    per round (``setup`` untimed before each), recorded like :func:`bench`."""
+
+    def run(fn, *, setup, rounds: int, group: str, impl: str, warmup_rounds: int = 0, **extra):
+        benchmark.group = group
+        benchmark.extra_info.update({"implementation": impl, "items_per_call": 1,
+                                     "correct": True, **extra})
+        result = benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1,
+                                    warmup_rounds=warmup_rounds)
+        stats = getattr(benchmark, "stats", None)
+        if stats is not None:
+            s = stats.stats
+            _RESULTS.append({"group": group, "impl": impl, "items": 1,
+                             "median_ns": s.median * 1e9, "min_ns": s.min * 1e9,
+                             "test": request.node.name})
+        return result
+
+    return run
+
+
 def pytest_terminal_summary(terminalreporter):
     if not _RESULTS:
         return

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import ssl
 import time
 from collections import deque
@@ -87,6 +88,8 @@ _ACCOUNTS = V2_MIX + "account/accounts"
 _ACCOUNT = V2_MIX + "account/account"
 _CONTRACTS = V2_MIX + "market/contracts"
 BATCH_MAX = 50
+# Bitget's clientOid charset and length (protocol reference 10.3)
+_CLIENT_OID_RE = re.compile(r"[A-Za-z0-9_+#-]{1,50}")
 # A lost reply is resolved by querying the order: this many tries, doubling from 0.2 s
 # (Bitget may take a moment to show a just-placed order).
 RESOLVE_ATTEMPTS = 5
@@ -412,7 +415,7 @@ class BitgetPerpetual:
             if price is None:
                 raise ValidationError(f"{sym}: a {order_type} order needs a price")
             price_s = c.price_str(price)
-            c.check_notional(Decimal(size_s), Decimal(price_s))
+            c.check_notional(size_s, price_s)
             params["price"] = price_s
             price_d: Decimal | None = Decimal(price_s)
         else:
@@ -438,12 +441,15 @@ class BitgetPerpetual:
         params["orderType"] = ot
         if force is not None:
             params["force"] = force
-        oid = client_oid if client_oid is not None else new_client_oid()
-        if not (0 < len(oid) <= 50) or not all(ch.isascii() and (ch.isalnum() or ch in "-_+#")
-                                                for ch in oid):
-            raise ValidationError(f"client_oid must be 1-50 characters of [A-Za-z0-9-_+#], not {oid!r}")
-        if oid in self.tracker:
-            raise ValidationError(f"client_oid {oid!r} was already used in this session")
+        if client_oid is None:
+            oid = new_client_oid()
+        else:
+            oid = client_oid
+            if type(oid) is not str or _CLIENT_OID_RE.fullmatch(oid) is None:
+                raise ValidationError(
+                    f"client_oid must be 1-50 characters of [A-Za-z0-9-_+#], not {oid!r}")
+            if oid in self.tracker:
+                raise ValidationError(f"client_oid {oid!r} was already used in this session")
         params["clientOid"] = oid
         if extra:
             params.update(extra)
@@ -518,6 +524,10 @@ class BitgetPerpetual:
         self._order_failed(order, exc)
 
     def _order_failed(self, order: Order, exc: BaseException) -> None:
+        if isinstance(exc, OutcomeUnknownError) and self._closing:
+            # our own shutdown cut the reply: say unknown, the next session reconciles it
+            self.tracker.set_status(order, OrderStatus.UNKNOWN, "local", error=exc)
+            return
         if isinstance(exc, OutcomeUnknownError):
             log.warning("order %s: %s; resolving by query", order.client_oid, exc)
             self.tracker.set_status(order, OrderStatus.UNKNOWN, "rest", error=exc)

@@ -87,7 +87,7 @@ class _OidSource:
 
     def __call__(self) -> str:
         self.n += 1
-        return f"{self.prefix}{_b36(self.n)}"
+        return f"{self.prefix}{self.n:x}"
 
 
 new_client_oid: Callable[[], str] = _OidSource()

@@ -95,7 +95,7 @@ _envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 class _Request:
     __slots__ = ("method", "path", "query", "body", "signed", "changes_orders", "future",
-                 "decode", "attempt", "clock_retried", "timer", "conn", "sent", "t_sent")
+                 "decode", "attempt", "clock_retried", "conn", "sent", "t_sent")
 
     def __init__(self, method: str, path: str, query: str, body: bytes, signed: bool,
                  changes_orders: bool, future: asyncio.Future[Any], decode: Any) -> None:
@@ -109,7 +109,6 @@ class _Request:
         self.decode = decode
         self.attempt = 0
         self.clock_retried = False
-        self.timer: asyncio.TimerHandle | None = None
         self.conn: _Conn | None = None
         self.sent = False
         self.t_sent = 0.0
@@ -440,9 +439,8 @@ class RestClient:
             return
         data = self._build(req)
         self.counters["requests"] += 1
+        # no timer per request: the watchdog looks at the busy connections' send times
         req.t_sent = time.monotonic()
-        assert self._loop is not None
-        req.timer = self._loop.call_later(self.timeout_s, self._timed_out, req)
         conn.send(req, data)
 
     def _build(self, req: _Request) -> bytes:
@@ -520,6 +518,8 @@ class RestClient:
         if conn is None or conn.req is not req:
             return
         self.counters["timeouts"] += 1
+        log.warning("%s %s: no reply within %s s; dropping that connection", req.method,
+                    req.path, self.timeout_s)
         # the reply may still come: this connection is out of step, never reuse it
         conn.req = None
         conn.closed = True
@@ -540,17 +540,11 @@ class RestClient:
         self._finish_error(req, exc)
 
     def _finish_error(self, req: _Request, exc: BaseException) -> None:
-        if req.timer is not None:
-            req.timer.cancel()
-            req.timer = None
         self.counters["errors"] += 1
         if not req.future.done():
             req.future.set_exception(exc)
 
     def _reply(self, conn: _Conn, req: _Request, status: int, body: bytes) -> None:
-        if req.timer is not None:
-            req.timer.cancel()
-            req.timer = None
         self.counters["replies"] += 1
         self._release(conn)
         fut = req.future
@@ -607,11 +601,20 @@ class RestClient:
         self._dispatch(req)
 
     async def _keepalive_loop(self) -> None:
+        """Every ``timeout_s``/8 (at most 1 s): time out requests, exercise idle connections."""
+        period = min(self.timeout_s / 8, 1.0)
+        last_ping = time.monotonic()
         while not self._closed:
-            await asyncio.sleep(KEEPALIVE_S / 4)
+            await asyncio.sleep(period)
             now = time.monotonic()
-            for conn in [c for c in self._idle if now - c.last_used > KEEPALIVE_S]:
-                self._ping(conn)
+            for conn in list(self._conns):
+                req = conn.req
+                if req is not None and now - req.t_sent > self.timeout_s:
+                    self._timed_out(req)
+            if now - last_ping > KEEPALIVE_S / 4:
+                last_ping = now
+                for conn in [c for c in self._idle if now - c.last_used > KEEPALIVE_S]:
+                    self._ping(conn)
 
     def _ping(self, conn: _Conn) -> None:
         """A time request on this idle connection: keeps it open and refreshes the offset."""
