@@ -35,11 +35,16 @@ def test_market_data_example_runs(capsys):
 
 def test_simulator_example_runs(capsys):
     blocks = _blocks("python")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     exec(compile(blocks[2], str(README), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     assert re.search(r"^http://127\.0\.0\.1:\d+ ws://127\.0\.0\.1:\d+/v2/ws/public "
                      r"ws://127\.0\.0\.1:\d+/v2/ws/private$", out.strip())
+
+
+def test_trading_example_runs(capsys):
+    exec(compile(_blocks("python")[3], str(README), "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.split() == ["canceled", "filled", "0.0100"]
 
 
 def test_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
