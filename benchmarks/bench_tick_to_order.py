@@ -78,6 +78,29 @@ def _cancel_all(exchange: Any) -> None:
     asyncio.run(go())
 
 
+def _run_ticks(bench_pedantic: Any, loop: Any, frames: list[bytes], apply: Any, callback: Any,
+               impl: str) -> None:
+    """One timed tick per frame after the snapshot: apply it, run the callback (which places
+    the order); the loop runs once between ticks, untimed. With benchmarks disabled
+    pytest-benchmark calls the tick once: the remaining ticks then run untimed."""
+    it = iter(frames[1:])
+    ticks = [0]
+
+    def tick() -> None:
+        apply(next(it))
+        callback()
+        ticks[0] += 1
+
+    def between() -> None:
+        loop.run_until_complete(asyncio.sleep(0))
+
+    bench_pedantic(tick, setup=between, rounds=len(frames) - 1, group=GROUP, impl=impl,
+                   warmup_rounds=0)
+    for _ in range(len(frames) - 1 - ticks[0]):
+        between()
+        tick()
+
+
 def test_tick_to_order_bitget_fast(bench_pedantic, exchange, frames):
     from bitget_fast import BitgetPerpetual, OrderBook
 
@@ -96,24 +119,9 @@ def test_tick_to_order_bitget_fast(bench_pedantic, exchange, frames):
         price = b.best_bid[0]
         orders.append(bp.submit_order("BTCUSDT", "buy", SIZE, price, order_type="post_only"))
 
-    it = iter(frames[1:])
-    ticks = [0]
-
-    def tick() -> None:
-        book.apply(next(it))
-        on_book(book)
-        ticks[0] += 1
-
-    def between() -> None:
-        loop.run_until_complete(asyncio.sleep(0))
-
     try:
-        bench_pedantic(tick, setup=between, rounds=len(frames) - 1, group=GROUP,
-                       impl="bitget_fast", warmup_rounds=0)
-        # with benchmarks disabled pytest-benchmark calls tick once: the rest untimed
-        for _ in range(len(frames) - 1 - ticks[0]):
-            between()
-            tick()
+        _run_ticks(bench_pedantic, loop, frames, book.apply, lambda: on_book(book),
+                   "bitget_fast")
         # every order was written and answered: none lost, none refused
         async def all_live() -> None:
             await asyncio.wait_for(asyncio.gather(*(o.wait_status("live") for o in orders)), 30)
@@ -175,23 +183,9 @@ def test_tick_to_order_plain_python(bench_pedantic, exchange, frames):
                     PLACE_PATH.encode(), host, key, sign, ts, passphrase, len(body)))
         sink.transport.write(head + body)
 
-    it = iter(frames[1:])
-    ticks = [0]
-
-    def tick() -> None:
-        book.apply(next(it))
-        on_book(book)
-        ticks[0] += 1
-
-    def between() -> None:
-        loop.run_until_complete(asyncio.sleep(0))
-
     try:
-        bench_pedantic(tick, setup=between, rounds=len(frames) - 1, group=GROUP,
-                       impl="plain Python", warmup_rounds=0)
-        for _ in range(len(frames) - 1 - ticks[0]):
-            between()
-            tick()
+        _run_ticks(bench_pedantic, loop, frames, book.apply, lambda: on_book(book),
+                   "plain Python")
         deadline = time.monotonic() + 30
         while sink.data.count(b'"code":"00000"') < counter[0] and time.monotonic() < deadline:
             loop.run_until_complete(asyncio.sleep(0.01))

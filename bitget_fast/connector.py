@@ -613,9 +613,13 @@ class BitgetPerpetual:
         return order
 
     def _watch_cancel(self, order: Order) -> None:
+        self._confirm(order, ())   # must end final
+
+    def _confirm(self, order: Order, statuses: tuple[str, ...]) -> None:
+        """Query ``order`` if the stream has not shown it in ``statuses`` (or final) in time."""
         async def check() -> None:
             try:
-                await order.wait_done(CANCEL_CONFIRM_S)
+                await order.wait_status(*statuses, timeout_s=CANCEL_CONFIRM_S)
             except asyncio.TimeoutError:
                 self.counters["cancel_checks"] += 1
                 await self._query(order)
@@ -679,16 +683,8 @@ class BitgetPerpetual:
             raise
         old.replaced_by = order.client_oid
         self._watch_cancel(old)
-        self._resolve_later(order)
+        self._confirm(order, (OrderStatus.LIVE,))
         return order
-
-    def _resolve_later(self, order: Order) -> None:
-        async def check() -> None:
-            try:
-                await order.wait_status(OrderStatus.LIVE, timeout_s=CANCEL_CONFIRM_S)
-            except asyncio.TimeoutError:
-                await self._query(order)
-        self._spawn(check())
 
     async def batch_place(self, orders: Iterable[Mapping[str, Any]]) -> list[Order]:
         """Place several orders (dicts of :meth:`place_order`'s arguments), up to 50 per request
