@@ -95,7 +95,7 @@ _envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 class _Request:
     __slots__ = ("method", "path", "query", "body", "signed", "changes_orders", "future",
-                 "decode", "attempt", "clock_retried", "conn", "sent", "t_sent")
+                 "decode", "clock_retried", "conn", "t_sent")
 
     def __init__(self, method: str, path: str, query: str, body: bytes, signed: bool,
                  changes_orders: bool, future: asyncio.Future[Any], decode: Any) -> None:
@@ -107,10 +107,8 @@ class _Request:
         self.changes_orders = changes_orders
         self.future = future
         self.decode = decode
-        self.attempt = 0
         self.clock_retried = False
         self.conn: _Conn | None = None
-        self.sent = False
         self.t_sent = 0.0
 
 
@@ -144,7 +142,8 @@ class _Conn(asyncio.Protocol):
         req, self.req = self.req, None
         self.client._conn_lost(self)
         if req is not None:
-            self.client._transport_failed(req, f"the connection was lost ({exc or 'closed by the server'})")
+            self.client._fail_unknown(req, "disconnected",
+                                      f"the connection was lost ({exc or 'closed by the server'})")
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -175,13 +174,12 @@ class _Conn(asyncio.Protocol):
             self.client._reply(self, req, status, body)
         except Exception as exc:  # noqa: BLE001 - never lose a request inside the parser callback
             log.exception("REST reply handling failed on %s", req.path)
-            self.client._finish_error(req, ProtocolError(
+            self.client._fail_unreadable(req, ProtocolError(
                 f"{req.path}: the reply could not be handled ({type(exc).__name__}: {exc})"))
 
     def send(self, req: _Request, data: bytes) -> None:
         self.req = req
         req.conn = self
-        req.sent = True
         self.transport.write(data)  # type: ignore[union-attr]
 
     def _fail_and_close(self, exc: BaseException | None) -> None:
@@ -190,11 +188,12 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
         if req is not None and exc is not None:
-            self.client._finish_error(req, exc)
+            self.client._fail_unreadable(req, exc)
 
 
 class _Limiter:
-    """Sliding one-second windows per endpoint, and back-off after a 429."""
+    """Sliding one-second windows per endpoint, and back-off after a 429 (shared with WS
+    trading, which Bitget counts in the same buckets)."""
 
     __slots__ = ("windows", "blocked_until", "backoff")
 
@@ -278,7 +277,7 @@ class RestClient:
         self._conns: set[_Conn] = set()
         self._connecting = 0
         self._queue: deque[_Request] = deque()
-        self._limiter = _Limiter()
+        self.limiter = _Limiter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._keepalive: asyncio.Task[None] | None = None
@@ -305,7 +304,8 @@ class RestClient:
         self._keepalive = self._loop.create_task(self._keepalive_loop())
 
     async def close(self) -> None:
-        """Close every connection; requests in flight fail with :class:`TransportError`."""
+        """Close every connection. Queued requests fail with :class:`TransportError`; those in
+        flight as if the connection dropped (order-changing ones: :class:`OutcomeUnknownError`)."""
         self._closed = True
         for t in (self._keepalive, *self._tasks):
             if t is not None and not t.done():
@@ -397,7 +397,7 @@ class RestClient:
                 if changes_orders or attempt >= READ_RETRIES or self._closed:
                     raise
                 if isinstance(exc, RateLimitError):
-                    delay = self._limiter.blocked_until.get(path, 0.0) - time.monotonic()
+                    delay = self.limiter.blocked_until.get(path, 0.0) - time.monotonic()
                     delay = max(delay, BACKOFF_429_S)
                 else:
                     delay = READ_RETRY_BASE_S * (2 ** attempt) * (0.5 + random.random())
@@ -410,7 +410,7 @@ class RestClient:
     def _dispatch(self, req: _Request) -> None:
         if self.enforce_rate_limits:
             now = time.monotonic()
-            wait = self._limiter.delay(req.path, now)
+            wait = self.limiter.delay(req.path, now)
             if wait > 0:
                 if req.changes_orders and wait > self.max_rate_wait_s:
                     self._finish_error(req, RateLimitError(
@@ -527,9 +527,6 @@ class RestClient:
             conn.transport.abort()
         self._fail_unknown(req, "timeout", f"no reply within {self.timeout_s} s")
 
-    def _transport_failed(self, req: _Request, why: str) -> None:
-        self._fail_unknown(req, "disconnected", why)
-
     def _fail_unknown(self, req: _Request, code: str, why: str) -> None:
         if req.changes_orders:
             exc: ExchangeError = OutcomeUnknownError(
@@ -538,6 +535,16 @@ class RestClient:
         else:
             exc = ExchangeUnavailableError(code, why, path=req.path)
         self._finish_error(req, exc)
+
+    def _fail_unreadable(self, req: _Request, exc: ProtocolError) -> None:
+        """The request was sent but its reply cannot be read: for an order-changing call the
+        outcome is unknown (the caller reconciles); a read gets the ProtocolError itself."""
+        if req.changes_orders:
+            self._finish_error(req, OutcomeUnknownError(
+                "malformed", f"{exc}; the request was sent, so it may or may not have taken "
+                "effect: reconcile by clientOid", path=req.path))
+        else:
+            self._finish_error(req, exc)
 
     def _finish_error(self, req: _Request, exc: BaseException) -> None:
         self.counters["errors"] += 1
@@ -555,12 +562,12 @@ class RestClient:
         except (msgspec.DecodeError, msgspec.ValidationError):
             env = None
         if env is not None and env.code == SUCCESS and status < 300:
-            self._limiter.ok(req.path)
+            self.limiter.ok(req.path)
             try:
                 data = (msgspec.json.decode(env.data, type=req.decode) if req.decode is not None
                         else orjson.loads(memoryview(env.data)))
             except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError) as exc:
-                self._finish_error(req, ProtocolError(
+                self._fail_unreadable(req, ProtocolError(
                     f"{req.path}: the reply's data does not have the expected shape ({exc})",
                     excerpt=bytes(env.data[:200])))
                 return
@@ -569,6 +576,12 @@ class RestClient:
         if env is not None:
             code = str(env.code)
             msg = env.msg or ""
+        elif status < 300:
+            # a success status with a body that is not Bitget's envelope
+            self._fail_unreadable(req, ProtocolError(
+                f"{req.path}: HTTP {status} with a body that is not a Bitget envelope",
+                excerpt=body[:200]))
+            return
         else:
             code = str(status)
             msg = f"HTTP {status} with a non-Bitget body: {body[:200]!r}"
@@ -582,7 +595,7 @@ class RestClient:
                              changes_orders=req.changes_orders)
         if isinstance(exc, RateLimitError):
             self.counters["rate_limited"] += 1
-            wait = self._limiter.hit_429(req.path, time.monotonic())
+            wait = self.limiter.hit_429(req.path, time.monotonic())
             log.warning("429 on %s: pausing it for %.1f s", req.path, wait)
         elif code in CLOCK_CODES:
             exc = ClockSkewError(code, f"{msg} (after a clock resync and one retry; local clock "
@@ -596,7 +609,6 @@ class RestClient:
             self._finish_error(req, ClockSkewError(
                 "40008", f"timestamp refused and the clock resync failed: {exc}", path=req.path))
             return
-        req.sent = False
         req.conn = None
         self._dispatch(req)
 
