@@ -16,16 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from bitget_fast.models import Balance, BalanceUpdate, Position, PositionUpdate
-from bitget_fast.orders import D0, to_decimal
+from bitget_fast.orders import D0, ms_field, to_decimal
 
 __all__ = ["AccountState", "position_from_row", "balance_from_row"]
-
-
-def _ms(v: Any) -> int:
-    try:
-        return int(v) if v not in (None, "") else 0
-    except (TypeError, ValueError):
-        return 0
 
 
 def position_from_row(row: Mapping[str, Any]) -> Position:
@@ -49,7 +42,7 @@ def position_from_row(row: Mapping[str, Any]) -> Position:
         margin=to_decimal(row.get("marginSize")) or D0,
         mark_price=mark if mark else None,
         pos_mode=str(row.get("posMode", "")),
-        updated_ms=_ms(row.get("uTime")) or time.time_ns() // 1_000_000,
+        updated_ms=ms_field(row.get("uTime")) or time.time_ns() // 1_000_000,
     )
 
 

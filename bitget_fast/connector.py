@@ -44,7 +44,6 @@ from bitget_fast.errors import (
     ExchangeError,
     OrderNotFoundError,
     OutcomeUnknownError,
-    RateLimitError,
     TransportError,
     ValidationError,
     exchange_error,
@@ -116,6 +115,11 @@ class _BatchItem(msgspec.Struct):
 class _BatchReply(msgspec.Struct):
     successList: list[_BatchItem] | None = None
     failureList: list[_BatchItem] | None = None
+
+
+def _unlisted(path: str) -> OutcomeUnknownError:
+    return OutcomeUnknownError("missing", "the batch reply did not list this order; "
+                               "reconcile by clientOid", path=path)
 
 
 def _check_side(side: str) -> str:
@@ -207,7 +211,9 @@ class BitgetPerpetual:
             await self._load_settings(self._symbols or list(self.rules)[:1])
             self._private = PrivateStream(
                 self.ws_private_url, self.credentials, on_push=self._on_push,
-                on_ready=self.reconcile, on_event=self._stream_event, ssl_context=self._ssl)
+                on_ready=self.reconcile, on_event=self._stream_event, ssl_context=self._ssl,
+                max_rate_wait_s=self.rest.max_rate_wait_s,
+                limiter=self.rest.limiter if self.rest.enforce_rate_limits else None)
             await self._private.start()
         except BaseException:
             await self.close()
@@ -400,7 +406,7 @@ class BitgetPerpetual:
                       ) -> tuple[Order, dict[str, Any]]:
         if self.rules is None:
             raise ConfigurationError("the connector is not started")
-        c = self.rules[symbol.upper() if not symbol.isupper() else symbol]
+        c = self.rules[symbol.upper()]
         sym = c.symbol
         side = _check_side(side)
         kind = ORDER_TYPES.get(order_type)
@@ -502,7 +508,7 @@ class BitgetPerpetual:
         if fut is not None:
             try:
                 await asyncio.shield(fut)
-            except BaseException:  # noqa: BLE001 - classified below from the order's state
+            except Exception:  # noqa: BLE001 - classified below from the order's state
                 pass
         task = self._resolving.get(order.client_oid)
         if task is not None:
@@ -718,47 +724,33 @@ class BitgetPerpetual:
                 try:
                     reply = await self.rest.submit("POST", _BATCH_PLACE, body=body,
                                                    decode=_BatchReply, changes_orders=True)
-                except OutcomeUnknownError as exc:
+                except BitgetError as exc:   # refused, or OutcomeUnknownError: resolved per order
                     for o, _ in chunk:
                         self._order_failed(o, exc)
                     continue
-                except BitgetError as exc:
-                    for o, _ in chunk:
-                        self._order_failed(o, exc)
-                    continue
-                self._batch_result(reply, {o.client_oid: o for o, _ in chunk}, placing=True)
+                outcomes = self._batch_outcomes(reply, _BATCH_PLACE)
+                for o, _ in chunk:
+                    item, err = outcomes.get(o.client_oid, (None, _unlisted(_BATCH_PLACE)))
+                    if err is None:
+                        self.tracker.set_order_id(o, item.orderId)   # type: ignore[union-attr]
+                        self.tracker.set_status(o, OrderStatus.LIVE, "rest")
+                    else:
+                        self._order_failed(o, err)
         return result
 
-    def _batch_result(self, reply: _BatchReply, mine: dict[str, Order], *, placing: bool) -> dict[str, BaseException | None]:
-        out: dict[str, BaseException | None] = {}
-        for item in reply.successList or ():
-            o = mine.get(item.clientOid or "")
-            if o is None and item.orderId:
-                o = self.tracker.by_order_id(item.orderId)
-            if o is None:
-                continue
-            out[o.client_oid] = None
-            if placing:
-                self.tracker.set_order_id(o, item.orderId)
-                self.tracker.set_status(o, OrderStatus.LIVE, "rest")
-            else:
-                self._watch_cancel(o)
-        for item in reply.failureList or ():
-            o = mine.get(item.clientOid or "")
-            if o is None and item.orderId:
-                o = self.tracker.by_order_id(item.orderId)
-            if o is None:
-                continue
-            err = exchange_error(str(item.errorCode or ""), item.errorMsg or "",
-                                 path=_BATCH_PLACE if placing else _BATCH_CANCEL)
-            out[o.client_oid] = err
-            if placing:
-                self._order_failed(o, err)
-        if placing:
-            for oid, o in mine.items():
-                if oid not in out:   # neither list names it: find out
-                    self._order_failed(o, OutcomeUnknownError(
-                        "missing", "the batch reply did not list this order", path=_BATCH_PLACE))
+    def _batch_outcomes(self, reply: _BatchReply, path: str
+                        ) -> dict[str, tuple[_BatchItem, ExchangeError | None]]:
+        """clientOid -> (its entry, None if in ``successList`` else its error) of a batch reply."""
+        out: dict[str, tuple[_BatchItem, ExchangeError | None]] = {}
+        for items, ok in ((reply.successList or (), True), (reply.failureList or (), False)):
+            for item in items:
+                oid = item.clientOid
+                if not oid and item.orderId:   # named by orderId only
+                    o = self.tracker.by_order_id(item.orderId)
+                    oid = o.client_oid if o is not None else None
+                if oid:
+                    out[oid] = (item, None if ok else exchange_error(
+                        str(item.errorCode or ""), item.errorMsg or "", path=path))
         return out
 
     async def batch_cancel(self, symbol: str, client_oids: Iterable[str]) -> dict[str, BaseException | None]:
@@ -768,13 +760,17 @@ class BitgetPerpetual:
         out: dict[str, BaseException | None] = {}
         for i in range(0, len(oids), BATCH_MAX):
             chunk = oids[i:i + BATCH_MAX]
-            mine = {oid: self.tracker.get(oid) or Order(oid, sym, "", "", Decimal(0), None)
-                    for oid in chunk}
             reply = await self.rest.submit("POST", _BATCH_CANCEL, body={
                 "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,
                 "orderIdList": [{"clientOid": oid} for oid in chunk]},
                 decode=_BatchReply, changes_orders=True)
-            out.update(self._batch_result(reply, {k: v for k, v in mine.items()}, placing=False))
+            outcomes = self._batch_outcomes(reply, _BATCH_CANCEL)
+            for oid in chunk:
+                err = outcomes.get(oid, (None, _unlisted(_BATCH_CANCEL)))[1]
+                out[oid] = err
+                o = self.tracker.get(oid)
+                if o is not None and (err is None or isinstance(err, OutcomeUnknownError)):
+                    self._watch_cancel(o)   # the stream should show it final; else query
         return out
 
     async def cancel_all(self, symbol: str | None = None) -> int:

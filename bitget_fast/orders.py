@@ -29,7 +29,7 @@ from bitget_fast.errors import ProtocolError
 from bitget_fast.models import Fill, OrderUpdate
 
 __all__ = ["Order", "OrderTracker", "OrderStatus", "new_client_oid", "CLIENT_OID_PREFIX",
-           "TERMINAL", "to_decimal"]
+           "TERMINAL", "to_decimal", "ms_field"]
 
 D0 = Decimal(0)
 
@@ -104,7 +104,8 @@ def to_decimal(v: Any, default: Decimal | None = D0) -> Decimal | None:
         raise ProtocolError(f"not a number: {str(v)[:40]!r}") from None
 
 
-def _ms(v: Any) -> int:
+def ms_field(v: Any) -> int:
+    """Bitget's millisecond time strings ('' or junk -> 0)."""
     try:
         return int(v) if v not in (None, "") else 0
     except (TypeError, ValueError):
@@ -381,7 +382,7 @@ class OrderTracker:
                   reduce_only=str(row.get("reduceOnly", "")).lower() == "yes" or trade_side == "close",
                   hold_side=str(row.get("posSide", "")) if row.get("posSide") in ("long", "short") else "",
                   external=not oid.startswith(CLIENT_OID_PREFIX))
-        ctime = _ms(row.get("cTime"))
+        ctime = ms_field(row.get("cTime"))
         if ctime:
             o.created_ms = ctime
         self._orders[oid] = o
@@ -417,7 +418,7 @@ class OrderTracker:
                 fee_coin = fd.get("feeCoin") or fee_coin
         size = to_decimal(row.get("baseVolume")) or D0
         price = to_decimal(row.get("price")) or D0
-        ts = _ms(row.get("cTime") or row.get("uTime"))
+        ts = ms_field(row.get("cTime") or row.get("uTime"))
         fill = Fill(tid, o.client_oid, order_id, str(row.get("symbol") or o.symbol).upper(),
                     str(row.get("side") or o.side).lower(), price, size, fee, fee_coin,
                     str(row.get("tradeScope", "")).lower() in ("maker", "m"),

@@ -37,7 +37,7 @@ from bitget_fast.errors import (
     TransportError,
     exchange_error,
 )
-from bitget_fast.limits import REST_RATE_LIMITS, V2_MIX
+from bitget_fast.limits import V2_MIX
 from bitget_fast.models import StreamEvent
 from bitget_fast.wire import BitgetListener, BookRouter
 
@@ -70,7 +70,8 @@ class PrivateStream:
                  ssl_context: ssl.SSLContext | None = None, ping_interval_s: float = 25.0,
                  pong_timeout_s: float = 10.0, connect_timeout_s: float = 10.0,
                  reconnect_min_s: float = 0.2, reconnect_max_s: float = 10.0,
-                 trade_timeout_s: float = 10.0, max_rate_wait_s: float = 1.0) -> None:
+                 trade_timeout_s: float = 10.0, max_rate_wait_s: float = 1.0,
+                 limiter: Any = None) -> None:
         self.url = url
         self._creds = credentials
         self._on_push = on_push
@@ -84,6 +85,8 @@ class PrivateStream:
         self.reconnect_max_s = reconnect_max_s
         self.trade_timeout_s = trade_timeout_s
         self.max_rate_wait_s = max_rate_wait_s
+        # WS trading shares the REST buckets (protocol reference 5): the REST client's limiter
+        self._limiter = limiter
         self.transport: Any = None
         self._router = BookRouter()
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +101,6 @@ class PrivateStream:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._trades: dict[str, tuple[asyncio.Future[Any], asyncio.TimerHandle, str]] = {}
         self._trade_ids = itertools.count(1)
-        self._trade_windows: dict[str, deque[float]] = {}
         self.failure: BaseException | None = None
         self.counters = {"connects": 0, "disconnects": 0, "pushes": 0, "rejected": 0,
                          "logins": 0, "trade_requests": 0, "ready": 0}
@@ -251,7 +253,8 @@ class PrivateStream:
             fut.set_exception(TransportError("the private stream is not connected: order not sent"))
             return fut
         path = V2_MIX + "order/" + channel
-        wait = max(self._bucket_wait(path), self.send_delay())
+        bucket = self._limiter.delay(path, time.monotonic()) if self._limiter is not None else 0.0
+        wait = max(bucket, self.send_delay())
         if wait > self.max_rate_wait_s:
             fut.set_exception(RateLimitError(
                 "429", f"not sent: WS {channel} is over its rate limit for another {wait:.2f} s",
@@ -266,18 +269,6 @@ class PrivateStream:
         self.counters["trade_requests"] += 1
         self._send(msg)
         return fut
-
-    def _bucket_wait(self, path: str) -> float:
-        # WS trading shares the REST buckets (protocol reference 5): keep our own count
-        lim = REST_RATE_LIMITS.get(path, (10, "uid"))[0]
-        now = time.monotonic()
-        q = self._trade_windows.setdefault(path, deque())
-        while q and now - q[0] >= 1.05:
-            q.popleft()
-        if len(q) >= lim:
-            return q[0] + 1.05 - now
-        q.append(now)
-        return 0.0
 
     def _trade_timeout(self, rid: str) -> None:
         entry = self._trades.pop(rid, None)
