@@ -48,6 +48,7 @@ CORE = (
     "bf_core",
     {
         "sources": ["src/bf_sha256.c", "src/bf_hmac.c", "src/bf_base64.c", "src/bf_crc32.c",
+                    "src/bf_http.c",
                     "src/bf_book.c"],
         "include_dirs": ["src"],
         "cflags": C_STRICT,
@@ -86,6 +87,7 @@ EXTENSIONS = [
     ext("signing"),
     ext("book"),
     ext("wire"),
+    ext("_http"),
 ]
 
 setup(

@@ -132,3 +132,28 @@ cdef extern from "bf_book.h" nogil:
         size_t chan_len
 
     int bf_route_message(const uint8_t *raw, size_t len, bf_route *r, bf_err *err)
+
+
+cdef extern from "bf_http.h" nogil:
+    enum:
+        BF_HTTP_MAX_HEAD
+        BF_HTTP_ERROR
+        BF_HTTP_MORE
+        BF_HTTP_DONE
+
+    ctypedef struct bf_http_msg:
+        int status
+        int minor
+        int keep_alive
+        int chunked
+        int until_eof
+        size_t head_len
+        size_t body_len
+        size_t total
+        size_t need
+        const char *error
+        size_t error_at
+
+    int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_http_msg *m)
+    size_t bf_http_body_offset(const bf_http_msg *m)
+    void bf_http_dechunk(const uint8_t *buf, const bf_http_msg *m, uint8_t *out)

@@ -1,11 +1,14 @@
 """Bitget REST over persistent HTTP/1.1 connections: one buffer per request, signed in place.
 
-:class:`RestClient` keeps a small pool of keep-alive connections (TLS for ``https``) as
-plain :class:`asyncio.Protocol` objects; each carries one request at a time. A request is
-built into one ``bytes`` -- request line, a pre-built header block (key, passphrase,
-content type), the timestamp, the signature from the compiled :class:`~bitget_fast.Signer`,
-the body -- and handed to the transport with one ``write``. Replies are parsed by
-httptools (llhttp) and the envelope is decoded with msgspec.
+:class:`RestClient` keeps a small pool of keep-alive connections (TLS for ``https``);
+each carries one request at a time. The per-request work is compiled
+(:mod:`bitget_fast._http`): a request is built into one ``bytes`` -- request line, a
+pre-built header block (key, passphrase, content type), the timestamp, the signature from
+the compiled :class:`~bitget_fast.Signer` hashing the prehash from its parts, the body --
+and handed to the transport with one ``write``; replies are framed in C (``src/bf_http.c``:
+Content-Length, chunked, read-to-close; malformed input is refused, never guessed at) and
+a success reply is decoded in one msgspec/orjson pass straight into the caller's future.
+Everything else (errors, retries, the limiter, the pool) is this module's Python.
 
 Failures, by kind (DECISIONS.md section 5):
 
@@ -33,7 +36,7 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import orjson
@@ -52,10 +55,8 @@ from bitget_fast.errors import (
 )
 from bitget_fast.limits import ORDER_PATHS, REST_RATE_LIMITS
 
-try:
-    import httptools
-except ImportError as _exc:  # pragma: no cover - a dependency of the package
-    raise ImportError("bitget_fast.rest needs httptools (`pip install httptools`)") from _exc
+from bitget_fast._http import Request as _Request
+from bitget_fast._http import RequestBuilder, RestBase, RestConnection
 
 __all__ = ["RestClient", "REST_URL", "TIME_PATH", "CLOCK_CODES"]
 
@@ -76,7 +77,7 @@ READ_RETRY_BASE_S = 0.2
 # Idle connections are exercised with a time request this often: it keeps them open through
 # middleboxes and the clock offset fresh.
 KEEPALIVE_S = 20.0
-MAX_REPLY_BYTES = 64 * 1024 * 1024
+MAX_REPLY_BYTES = 64 * 1024 * 1024   # largest reply body accepted
 
 
 class _Envelope(msgspec.Struct):
@@ -86,109 +87,22 @@ class _Envelope(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
+T = TypeVar("T")
+
+
+class _TypedEnvelope(msgspec.Struct, Generic[T]):
+    """The envelope with ``data`` of the request's type: a success reply in one decode."""
+    code: str | int = ""
+    msg: str | None = ""
+    requestTime: int | str | None = None
+    data: T | None = None
+
+
 class _ServerTime(msgspec.Struct):
     serverTime: int | str
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
-
-
-class _Request:
-    __slots__ = ("method", "path", "query", "body", "signed", "changes_orders", "future",
-                 "decode", "clock_retried", "conn", "t_sent")
-
-    def __init__(self, method: str, path: str, query: str, body: bytes, signed: bool,
-                 changes_orders: bool, future: asyncio.Future[Any], decode: Any) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.body = body
-        self.signed = signed
-        self.changes_orders = changes_orders
-        self.future = future
-        self.decode = decode
-        self.clock_retried = False
-        self.conn: _Conn | None = None
-        self.t_sent = 0.0
-
-
-class _Conn(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
-
-    def __init__(self, client: RestClient) -> None:
-        self.client = client
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.req: _Request | None = None
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.closed = False
-        self.last_used = time.monotonic()
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail_and_close(ProtocolError(
-                f"malformed HTTP reply from {self.client.host}: {exc}; connection closed",
-                excerpt=bytes(data[:64])))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        req, self.req = self.req, None
-        self.client._conn_lost(self)
-        if req is not None:
-            self.client._fail_unknown(req, "disconnected",
-                                      f"the connection was lost ({exc or 'closed by the server'})")
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        self.parts = []
-        self.size = 0
-
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if self.size > MAX_REPLY_BYTES:
-            raise httptools.HttpParserError("reply body over 64 MiB")
-        self.parts.append(body)
-
-    def on_message_complete(self) -> None:
-        status = self.parser.get_status_code()
-        keep = self.parser.should_keep_alive()
-        body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
-        self.parts = []
-        req, self.req = self.req, None
-        self.last_used = time.monotonic()
-        if req is None:
-            self._fail_and_close(None)  # a reply nobody asked for: the stream is out of step
-            return
-        if not keep:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
-        try:
-            self.client._reply(self, req, status, body)
-        except Exception as exc:  # noqa: BLE001 - never lose a request inside the parser callback
-            log.exception("REST reply handling failed on %s", req.path)
-            self.client._fail_unreadable(req, ProtocolError(
-                f"{req.path}: the reply could not be handled ({type(exc).__name__}: {exc})"))
-
-    def send(self, req: _Request, data: bytes) -> None:
-        self.req = req
-        req.conn = self
-        self.transport.write(data)  # type: ignore[union-attr]
-
-    def _fail_and_close(self, exc: BaseException | None) -> None:
-        self.closed = True
-        req, self.req = self.req, None
-        if self.transport is not None:
-            self.transport.abort()
-        if req is not None and exc is not None:
-            self.client._fail_unreadable(req, exc)
 
 
 class _Limiter:
@@ -231,7 +145,7 @@ class _Limiter:
             self.backoff.pop(path, None)
 
 
-class RestClient:
+class RestClient(RestBase):
     """Bitget V2 REST on keep-alive HTTP/1.1 connections; signed requests built in one buffer.
 
     ``submit`` writes a request at once (when a connection is free and the endpoint's
@@ -273,8 +187,10 @@ class RestClient:
                                       if credentials is not None else b"")
         if demo and credentials is None:
             self._public_head += b"paptrading: 1\r\n"
-        self._idle: list[_Conn] = []
-        self._conns: set[_Conn] = set()
+        self._builder = RequestBuilder(self._signer, self._signed_head, self._public_head)
+        self._decoders: dict[Any, Callable[[bytes], Any]] = {}
+        self._idle: list[RestConnection] = []
+        self._conns: set[RestConnection] = set()
         self._connecting = 0
         self._queue: deque[_Request] = deque()
         self.limiter = _Limiter()
@@ -282,12 +198,20 @@ class RestClient:
         self._closed = False
         self._keepalive: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.offset_ms = 0            # server time - local time, ms
         self.rtt_ms = 0.0
         self.last_connect_error: TransportError | None = None
         self.counters = {"requests": 0, "replies": 0, "errors": 0, "retries": 0, "rate_waits": 0,
                          "rate_limited": 0, "clock_resyncs": 0, "connections_opened": 0,
                          "connections_lost": 0, "timeouts": 0}
+
+    @property
+    def offset_ms(self) -> int:
+        """Server time - local time, ms (what every signed request's timestamp adds)."""
+        return self._builder.offset_ms
+
+    @offset_ms.setter
+    def offset_ms(self, value: int) -> None:
+        self._builder.offset_ms = value
 
     def __repr__(self) -> str:
         return (f"RestClient({self.base_url!r}, signed={self._creds is not None}, "
@@ -351,37 +275,6 @@ class RestClient:
                 "queued": len(self._queue)}
 
     # ------------------------------------------------------------------ requests
-    def submit(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-               body: Any = None, signed: bool = True, decode: Any = None,
-               changes_orders: bool | None = None) -> asyncio.Future[Any]:
-        """Send now (or as soon as a connection and the endpoint's limit allow); a future of ``data``.
-
-        ``params`` become the query string (GET), ``body`` the JSON body (POST; a dict, or
-        bytes sent as they are). ``decode`` is a msgspec type for ``data`` (None: built-in
-        types). No retry for order-changing paths; see :meth:`request` for reads.
-        """
-        loop = self._loop
-        if loop is None:
-            raise TransportError("RestClient.start() has not been awaited")
-        fut = loop.create_future()
-        if self._closed:
-            fut.set_exception(TransportError("the REST client is closed"))
-            return fut
-        if signed and self._signer is None:
-            raise ConfigurationError(f"{path} needs credentials; this client has none")
-        query = encode_query(params) if params else ""
-        if body is None:
-            raw = b""
-        elif isinstance(body, bytes):
-            raw = body
-        else:
-            raw = orjson.dumps(body)
-        if changes_orders is None:
-            changes_orders = path in ORDER_PATHS
-        req = _Request(method, path, query, raw, signed, changes_orders, fut, decode)
-        self._dispatch(req)
-        return fut
-
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                       body: Any = None, signed: bool = True, decode: Any = None,
                       changes_orders: bool | None = None) -> Any:
@@ -407,8 +300,10 @@ class RestClient:
                 await asyncio.sleep(delay)
 
     # ------------------------------------------------------------------ internals
-    def _dispatch(self, req: _Request) -> None:
-        if self.enforce_rate_limits:
+    def _dispatch(self, req: _Request, limited: bool = True) -> None:
+        """Send ``req`` when its endpoint's limit allows (``limited``: not yet counted) and a
+        connection is free; queue it (opening a connection) otherwise."""
+        if limited and self.enforce_rate_limits:
             now = time.monotonic()
             wait = self.limiter.delay(req.path, now)
             if wait > 0:
@@ -427,39 +322,23 @@ class RestClient:
             if not conn.closed:
                 self._send(conn, req)
                 return
-            self._dispatch(req)  # that one died while idle: try the next
+            self._dispatch(req, False)  # that one died while idle: try the next
             return
         self._queue.append(req)
         if len(self._conns) + self._connecting < self.max_connections:
             self._spawn(self._open())
 
-    def _send(self, conn: _Conn, req: _Request) -> None:
+    def _send(self, conn: RestConnection, req: _Request) -> None:
         if req.future.done():  # the caller gave up (cancelled) before it could be sent
             self._release(conn)
             return
-        data = self._build(req)
-        self.counters["requests"] += 1
-        # no timer per request: the watchdog looks at the busy connections' send times
-        req.t_sent = time.monotonic()
-        conn.send(req, data)
+        conn.send(req)
 
     def _build(self, req: _Request) -> bytes:
-        target = req.path if not req.query else f"{req.path}?{req.query}"
-        body = req.body
-        if req.signed:
-            ts = time.time_ns() // 1_000_000 + self.offset_ms
-            sign = self._signer.sign_request(  # type: ignore[union-attr]
-                ts, req.method, req.path, req.query or None, body or None)
-            head = (b"%s %s HTTP/1.1\r\n%sACCESS-TIMESTAMP: %d\r\nACCESS-SIGN: %s\r\n"
-                    b"Content-Length: %d\r\n\r\n" % (
-                        req.method.encode(), target.encode(), self._signed_head, ts,
-                        sign.encode(), len(body)))
-        else:
-            head = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
-                req.method.encode(), target.encode(), self._public_head, len(body))
-        return head + body if body else head
+        """The request's bytes as they would be sent now (signed with the current clock)."""
+        return self._builder.build(req)
 
-    def _release(self, conn: _Conn) -> None:
+    def _release(self, conn: RestConnection) -> None:
         if conn.closed:
             return
         while self._queue:
@@ -481,7 +360,7 @@ class RestClient:
         self._connecting += 1
         try:
             _, conn = await asyncio.wait_for(self._loop.create_connection(
-                lambda: _Conn(self), self.host, self.port, ssl=self._ssl,
+                self._new_conn, self.host, self.port, ssl=self._ssl,
                 server_hostname=self.host if self._ssl else None), self.timeout_s)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             self._connecting -= 1
@@ -502,7 +381,18 @@ class RestClient:
         self._release(conn)
         return True
 
-    def _conn_lost(self, conn: _Conn) -> None:
+    def _new_conn(self) -> RestConnection:
+        return RestConnection(self, self._builder, self._idle, self._queue, self.counters,
+                              self.limiter, self._decoders, MAX_REPLY_BYTES)
+
+    def _typed_decoder(self, tp: Any) -> Callable[[bytes], Any]:
+        """The one-pass decoder of a whole reply whose ``data`` is a ``tp`` (cached)."""
+        dec = self._decoders.get(tp)
+        if dec is None:
+            dec = self._decoders[tp] = msgspec.json.Decoder(_TypedEnvelope[tp]).decode
+        return dec
+
+    def _conn_lost(self, conn: RestConnection) -> None:
         self._conns.discard(conn)
         try:
             self._idle.remove(conn)
@@ -551,9 +441,9 @@ class RestClient:
         if not req.future.done():
             req.future.set_exception(exc)
 
-    def _reply(self, conn: _Conn, req: _Request, status: int, body: bytes) -> None:
-        self.counters["replies"] += 1
-        self._release(conn)
+    def _reply(self, req: _Request, status: int, body: bytes) -> None:
+        """A reply the connection did not complete itself (not HTTP 200 + code 00000); the
+        connection is already released and the reply counted."""
         fut = req.future
         if fut.done():
             return
@@ -628,7 +518,7 @@ class RestClient:
                 for conn in [c for c in self._idle if now - c.last_used > KEEPALIVE_S]:
                     self._ping(conn)
 
-    def _ping(self, conn: _Conn) -> None:
+    def _ping(self, conn: RestConnection) -> None:
         """A time request on this idle connection: keeps it open and refreshes the offset."""
         assert self._loop is not None
         self._idle.remove(conn)

@@ -14,7 +14,7 @@ from bitget_fast import book, signing
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = pathlib.Path(bitget_fast.__file__).resolve().parent
-COMPILED = ["signing", "book", "wire"]
+COMPILED = ["signing", "book", "wire", "_http"]
 
 
 def test_compiled_modules_loaded():
@@ -37,7 +37,8 @@ def test_tests_run_against_the_installed_package():
 
 def test_typing_and_cython_files_installed():
     for rel in ["py.typed", "_c.pxd", "signing.pyi", "signing.pxd", "signing.pyx",
-                "book.pyi", "book.pxd", "book.pyx", "wire.pyi", "wire.pxd", "wire.pyx"]:
+                "book.pyi", "book.pxd", "book.pyx", "wire.pyi", "wire.pxd", "wire.pyx",
+                "_http.pyi", "_http.pxd", "_http.pyx"]:
         assert (PACKAGE / rel).is_file(), rel
 
 

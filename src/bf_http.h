@@ -1,0 +1,57 @@
+/* HTTP/1.1 response framing for the REST client: status line, the headers that
+ * decide framing (Content-Length, Transfer-Encoding, Connection), and the body
+ * (fixed length, chunked, or up to the connection's end).
+ *
+ * The input is untrusted: every read goes through bf_scan.h's bounded cursor or
+ * an explicit length check. The framer is incremental: keep the bf_http_msg
+ * between calls on the same response (zero it for each new one) and call again
+ * with the whole buffered response when at least `need` bytes are there.
+ * Portable C99, no Python.h.
+ */
+#ifndef BF_HTTP_H
+#define BF_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest status line + headers accepted, and longest chunk-size line / trailer block. */
+#define BF_HTTP_MAX_HEAD 65536u
+#define BF_HTTP_MAX_CHUNK_LINE 4096u
+
+enum {
+    BF_HTTP_ERROR = -1, /* malformed or over a limit: m->error says why, at m->error_at */
+    BF_HTTP_MORE = 0,   /* incomplete: call again once the buffer holds m->need bytes */
+    BF_HTTP_DONE = 1    /* one whole response: m->total bytes of the stream */
+};
+
+typedef struct {
+    /* results */
+    int status;          /* 100..999 */
+    int minor;           /* HTTP/1.<minor>: 0 or 1 */
+    int keep_alive;      /* 1: the connection may carry the next request */
+    int chunked;         /* body in chunks: copy it out with bf_http_dechunk */
+    int until_eof;       /* no length given: the body ends with the connection */
+    size_t head_len;     /* status line + headers + blank line; 0 until parsed */
+    size_t body_len;     /* body bytes (de-chunked size when chunked) */
+    size_t total;        /* bytes the whole response takes in the stream (DONE) */
+    size_t need;         /* MORE: buffer size to wait for before calling again */
+    const char *error;   /* ERROR: a static description */
+    size_t error_at;     /* ERROR: offset of the offending byte */
+    /* state between calls (private) */
+    int64_t content_length; /* -1: none */
+    size_t chunk_pos;       /* next chunk-size line or trailer line (chunked) */
+    size_t trailer_start;   /* first trailer line; 0 while in the chunks */
+} bf_http_msg;
+
+/* Frame one response at buf[0..len). `eof`: the connection has ended (completes a
+ * body without length; makes anything else incomplete an error). `max_body`:
+ * larger bodies are an error. Returns BF_HTTP_DONE, BF_HTTP_MORE or BF_HTTP_ERROR. */
+int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_http_msg *m);
+
+/* The body's first byte, for a framed response that is not chunked. */
+size_t bf_http_body_offset(const bf_http_msg *m);
+
+/* Copy the body of a framed (DONE) chunked response into out (m->body_len bytes). */
+void bf_http_dechunk(const uint8_t *buf, const bf_http_msg *m, uint8_t *out);
+
+#endif /* BF_HTTP_H */
