@@ -96,6 +96,8 @@ RESOLVE_FIRST_S = 0.2
 # After a cancel is acknowledged the stream should show the order final; if it does not
 # within this time, the order is queried.
 CANCEL_CONFIRM_S = 3.0
+WATCH_SWEEP_S = 0.5     # how often the confirm deadlines are looked at
+SIZE_CACHE_MAX = 1024   # checked sizes remembered per connector (cleared when full)
 # Fills are re-read from this far before the newest one seen (clock skew between pushes).
 FILL_LOOKBACK_MS = 60_000
 
@@ -178,6 +180,10 @@ class BitgetPerpetual:
         self._settings: dict[str, dict[str, Any]] = {}
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._resolving: dict[str, asyncio.Task[None]] = {}
+        # orders the stream must show final (or in the given statuses) by a deadline
+        self._watch: dict[str, tuple[Order, tuple[str, ...], float]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sizes: dict[tuple[str, Any, bool], tuple[str, Decimal]] = {}
         self._markets: dict[str, MarketData] = {}
         self._feeds: dict[str, list[_Feed[Any]]] = {"order": [], "fill": [], "position": [],
                                                      "balance": []}
@@ -206,6 +212,7 @@ class BitgetPerpetual:
             data = await self.rest.request("GET", _CONTRACTS, params={"productType": PRODUCT_TYPE},
                                            signed=False)
             self.rules = TradingRules.from_response(data)
+            self._sizes.clear()   # checked against the rules just replaced
             for s in self._symbols:
                 self.rules[s]   # unknown symbol -> ValidationError now, not at the first order
             await self._load_settings(self._symbols or list(self.rules)[:1])
@@ -413,7 +420,18 @@ class BitgetPerpetual:
         if kind is None:
             raise ValidationError(f"order_type must be one of {sorted(ORDER_TYPES)}, not {order_type!r}")
         ot, force = kind
-        size_s = c.size_str(size, market=ot == "market")
+        # sizes repeat (a market maker quotes a few): the checked wire string and its
+        # Decimal are kept per (symbol, size as given, market), for str/Decimal inputs
+        key = (sym, size, ot == "market")
+        hit = self._sizes.get(key) if type(size) is str or type(size) is Decimal else None
+        if hit is None:
+            size_s = c.size_str(size, market=ot == "market")
+            hit = (size_s, Decimal(size_s))
+            if type(size) is str or type(size) is Decimal:
+                if len(self._sizes) >= SIZE_CACHE_MAX:
+                    self._sizes.clear()
+                self._sizes[key] = hit
+        size_s, size_d = hit
         params: dict[str, Any] = {"symbol": sym, "productType": PRODUCT_TYPE,
                                   "marginMode": self.margin_mode(sym), "marginCoin": MARGIN_COIN,
                                   "size": size_s}
@@ -459,7 +477,7 @@ class BitgetPerpetual:
         params["clientOid"] = oid
         if extra:
             params.update(extra)
-        order = Order(oid, sym, side, order_type, Decimal(size_s), price_d,
+        order = Order(oid, sym, side, order_type, size_d, price_d,
                       reduce_only=reduce_only, hold_side=hold)
         return order, params
 
@@ -506,8 +524,10 @@ class BitgetPerpetual:
     async def _outcome(self, order: Order) -> None:
         fut = self._inflight.get(order.client_oid)
         if fut is not None:
+            # not shielded: if our caller is cancelled, so is this future, and _placed
+            # then resolves the order by query (it may have been sent)
             try:
-                await asyncio.shield(fut)
+                await fut
             except Exception:  # noqa: BLE001 - classified below from the order's state
                 pass
         task = self._resolving.get(order.client_oid)
@@ -519,6 +539,12 @@ class BitgetPerpetual:
     def _placed(self, order: Order, fut: asyncio.Future[Any]) -> None:
         self._inflight.pop(order.client_oid, None)
         if fut.cancelled():
+            # the waiter gave up; the request may have reached Bitget: find out by query
+            if not order.is_done and not self._closing:
+                self.tracker.set_status(order, OrderStatus.UNKNOWN, "local", error=OutcomeUnknownError(
+                    "cancelled", "the wait for the reply was cancelled; resolving by query",
+                    path=_PLACE))
+                self._resolve(order)
             return
         exc = fut.exception()
         if exc is None:
@@ -622,14 +648,26 @@ class BitgetPerpetual:
         self._confirm(order, ())   # must end final
 
     def _confirm(self, order: Order, statuses: tuple[str, ...]) -> None:
-        """Query ``order`` if the stream has not shown it in ``statuses`` (or final) in time."""
-        async def check() -> None:
-            try:
-                await order.wait_status(*statuses, timeout_s=CANCEL_CONFIRM_S)
-            except asyncio.TimeoutError:
-                self.counters["cancel_checks"] += 1
-                await self._query(order)
-        self._spawn(check())
+        """Query ``order`` if the stream has not shown it in ``statuses`` (or final) within
+        ``CANCEL_CONFIRM_S``. One dict entry per order; one sweeper task looks at them all."""
+        self._watch[order.client_oid] = (order, statuses,
+                                         time.monotonic() + CANCEL_CONFIRM_S)
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = self._spawn(self._sweep_watch())
+
+    async def _sweep_watch(self) -> None:
+        """Every ``WATCH_SWEEP_S`` while orders are watched: query those still not confirmed."""
+        watch = self._watch
+        while watch and not self._closing:
+            await asyncio.sleep(WATCH_SWEEP_S)
+            now = time.monotonic()
+            for cid, (order, statuses, deadline) in list(watch.items()):
+                if order.is_done or order.status in statuses:
+                    del watch[cid]
+                elif now >= deadline:
+                    del watch[cid]
+                    self.counters["cancel_checks"] += 1
+                    self._spawn(self._query(order))
 
     async def _query(self, order: Order) -> None:
         """Refresh ``order`` from REST detail (errors are logged, the stream may still tell)."""

@@ -265,8 +265,16 @@ async def test_rejections_map_to_exceptions_and_are_never_sent_when_invalid() ->
             before = bp.rest.stats()["requests"]
             with pytest.raises(ValidationError, match="tick"):
                 bp.submit_order("BTCUSDT", "buy", "0.01", "60000.05")
-            with pytest.raises(ValidationError):
-                bp.submit_order("BTCUSDT", "buy", "0.00001", str(bid))
+            for _ in range(2):   # refused every time: a refused size is never remembered
+                with pytest.raises(ValidationError):
+                    bp.submit_order("BTCUSDT", "buy", "0.00001", str(bid))
+            # a size checked (and remembered) for a limit order is checked again for market
+            c = bp.rules["BTCUSDT"]
+            big = str(int(c.max_market_order_qty) * 2)
+            assert Decimal(big) <= c.max_order_qty
+            bp._order_params("BTCUSDT", "buy", big, str(bid), "limit", False, None, None)
+            with pytest.raises(ValidationError, match="maxMarketOrderQty"):
+                bp.submit_order("BTCUSDT", "buy", big, order_type="market")
             with pytest.raises(ValidationError, match="float"):
                 bp.submit_order("BTCUSDT", "buy", 0.01, str(bid))   # type: ignore[arg-type]
             with pytest.raises(ValidationError, match="side"):
@@ -314,6 +322,30 @@ async def test_lost_place_reply_is_resolved_by_query(executed: bool) -> None:
             # the connection with the lost reply was dropped; the next order works
             o2 = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 11))
             assert o2.status == "live"
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_cancelled_place_order_waiter_still_ends_in_the_exchange_state() -> None:
+    # The caller's task is cancelled while the place request is in flight: the request
+    # was sent, so the order must be found by query (not left pending, not lost).
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            task = asyncio.ensure_future(bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 10),
+                                                        client_oid="cancelledwaiter1"))
+            await asyncio.sleep(0)          # submitted and written, reply not yet read
+            assert bp.orders["cancelledwaiter1"].status == "pending_new"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            o = bp.orders["cancelledwaiter1"]
+            await eventually(lambda: o.status == "live" or o.status, 5.0, "order resolved")
+            assert o.order_id
             await converged(bp, sim, acc)
         finally:
             await bp.close()
