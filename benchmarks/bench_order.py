@@ -15,7 +15,16 @@ Group:
                        tests/integration/test_sim_ccxt.py does, its rate limiter off:
                        ``create_order(..., {"postOnly": True, "clientOrderId": ...})`` and
                        ``cancel_order(None, symbol, {"clientOrderId": ...})``
-      bitget_fast      (to come: see "Adding a client" below)
+      bitget_fast RestClient
+                       the order path alone: ``RestClient.submit`` of the params dict
+                       (orjson body; request built and signed into one buffer in C;
+                       reply framed in C and decoded in one orjson pass into the future)
+      bitget_fast      the whole connector as a user holds it: ``await bp.place_order``
+                       / ``await bp.cancel_order`` with rules checked and the order
+                       tracked, AND the private stream's pushes (Bitget sends ~4 per
+                       order: orders live, account, orders canceled, account) read and
+                       applied in the same thread -- work the floor and the other
+                       clients never do, so its ratio to the floor is not the target's
 
 The exchange is the simulator, ``python -m bitget_fast sim --port 0 --flow-rate 0
 --no-rate-limits`` with a fixed demo key, in its own process (its cwd outside the checkout),
@@ -48,8 +57,9 @@ request already bytes, one write, the reply framed by httptools and nothing deco
 floor's requests carry timestamps, and the simulator refuses any older than 30 s, so they
 are built in chunks of ``CHUNK_ORDERS`` orders between window segments (every client's
 window is segmented the same way). The target (DECISIONS.md section 1, the trading issue)
-is bitget_fast's CPU per request <= 1.2x the floor of the same run; the ratio against
-aiohttp is recorded, not a target.
+is bitget_fast's CPU per request <= 1.2x the floor of the same run, read on the
+``bitget_fast RestClient`` row (the same work as the floor: one request, one reply); the
+ratio against aiohttp is recorded, not a target.
 
 Adding a client (the ``bitget_fast`` case): write a class built as ``cls(sim, orders)``
 (``sim``: :class:`order_clients.SimProcess` with ``rest_url``, ``host``, ``port``,

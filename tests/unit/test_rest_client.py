@@ -22,8 +22,9 @@ class _Ack(msgspec.Struct):
     orderId: str | None = None
 
 
-async def _peer(reply: bytes) -> tuple[asyncio.AbstractServer, str]:
-    """Answers /public/time properly and every other request with ``reply``."""
+async def _peer(reply: bytes, close: bool = False) -> tuple[asyncio.AbstractServer, str]:
+    """Answers /public/time properly and every other request with ``reply`` (then closes
+    the connection if ``close``)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -34,6 +35,9 @@ async def _peer(reply: bytes) -> tuple[asyncio.AbstractServer, str]:
                     await reader.readexactly(int(m.group(1)))
                 writer.write(TIME_REPLY if b"/public/time" in head else reply)
                 await writer.drain()
+                if close and b"/public/time" not in head:
+                    writer.close()
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
@@ -42,9 +46,9 @@ async def _peer(reply: bytes) -> tuple[asyncio.AbstractServer, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def _run(reply: bytes, method: str, path: str, **kw: Any) -> BaseException | Any:
+def _run(reply: bytes, method: str, path: str, close: bool = False, **kw: Any) -> BaseException | Any:
     async def main() -> Any:
-        server, url = await _peer(reply)
+        server, url = await _peer(reply, close)
         try:
             async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=2) as rc:
                 try:
@@ -82,3 +86,80 @@ def test_non_bitget_error_status_keeps_its_class():
     reply = b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     exc = _run(reply, "POST", PLACE, body={"clientOid": "x1"}, decode=_Ack)
     assert type(exc) is ExchangeError and exc.http_status == 403 and "forbidden" in exc.msg
+
+
+OK_ACK = b'{"code":"00000","msg":"success","requestTime":1,"data":{"orderId":"42"}}'
+
+
+def _chunked(body: bytes, sizes: list[int]) -> bytes:
+    out, i = [], 0
+    for n in sizes:
+        out.append(b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + n]), body[i:i + n]))
+        i += n
+    out.append(b"%x\r\n%s\r\n" % (len(body[i:]), body[i:]) if body[i:] else b"")
+    return b"".join(out) + b"0\r\nX-Trailer: t\r\n\r\n"
+
+
+def test_chunked_and_read_to_close_replies_are_decoded():
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + _chunked(OK_ACK, [1, 7, 30]))
+    ack = _run(chunked, "POST", PLACE, body={"clientOid": "x1"}, decode=_Ack)
+    assert ack == _Ack("42")
+    to_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + OK_ACK
+    assert _run(to_close, "GET", "/api/v2/mix/order/detail", close=True,
+                params={"a": "1"}) == {"orderId": "42"}
+
+
+def test_request_bytes_are_valid_http_and_correctly_signed():
+    httptools = pytest.importorskip("httptools")
+    from bitget_fast import Signer
+    from bitget_fast._http import Request
+    from bitget_fast.signing import prehash
+
+    creds = Credentials("k" * 16, "the-secret", "pass")
+    for demo in (False, True):
+        rc = RestClient("http://127.0.0.1:9", creds, demo=demo)
+        req = Request("GET", "/api/v2/mix/order/detail", "symbol=BTCUSDT&clientOid=a%2Bb", b"",
+                      True, False, None, None)
+        raw = rc._builder.build(req, 1_700_000_000_123)
+        seen: dict[str, Any] = {"headers": {}}
+
+        class P:
+            def on_url(self, url: bytes) -> None:
+                seen["url"] = url
+
+            def on_header(self, name: bytes, value: bytes) -> None:
+                seen["headers"][name.decode().lower()] = value.decode()
+
+            def on_message_complete(self) -> None:
+                seen["done"] = True
+
+        httptools.HttpRequestParser(P()).feed_data(raw)
+        h = seen["headers"]
+        assert seen.get("done") and seen["url"] == b"/api/v2/mix/order/detail?symbol=BTCUSDT&clientOid=a%2Bb"
+        assert h["access-timestamp"] == "1700000000123" and h["access-key"] == "k" * 16
+        assert h["content-length"] == "0" and h["host"] == "127.0.0.1:9"
+        expect = Signer("the-secret").sign(prehash(1_700_000_000_123, "GET", req.path, req.query))
+        assert h["access-sign"] == expect
+        assert (h.get("paptrading") == "1") is demo
+        assert "the-secret" not in raw.decode()
+        post = Request("POST", PLACE, "", b'{"a":"1"}', True, True, None, None)
+        raw = rc._builder.build(post, 5)
+        assert raw.endswith(b'Content-Length: 9\r\n\r\n{"a":"1"}')
+        assert Signer("the-secret").sign(prehash(5, "POST", PLACE, None, b'{"a":"1"}')).encode() in raw
+        for bad in ("/a b", "/a\r\nX: y", "/é"):
+            with pytest.raises(ValueError):
+                rc._builder.build(Request("GET", bad, "", b"", True, False, None, None), 5)
+
+
+def test_demo_uses_the_demo_hosts_and_header():
+    from bitget_fast import BitgetPerpetual
+    from bitget_fast.market import DEMO_PUBLIC_WS_URL
+    from bitget_fast.private import DEMO_PRIVATE_WS_URL
+
+    bp = BitgetPerpetual(Credentials("k" * 16, "s", "p"), demo=True)
+    assert bp.ws_public_url == DEMO_PUBLIC_WS_URL and bp.ws_private_url == DEMO_PRIVATE_WS_URL
+    assert "wspap" in DEMO_PUBLIC_WS_URL and "wspap" in DEMO_PRIVATE_WS_URL
+    assert b"paptrading: 1\r\n" in bp.rest._signed_head
+    public = RestClient("http://127.0.0.1:9", None, demo=True)
+    assert b"paptrading: 1\r\n" in public._public_head
