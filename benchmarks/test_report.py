@@ -35,7 +35,8 @@ def test_render_ratios_and_targets(tmp_path):
             _bench("sign mix (GET + POST)", "hmac+base64", 18.0e-6),
             _bench("request signer from parts (GET + POST)", "bitget_fast", 3.0e-6),
             _bench("request signer from parts (GET + POST)", "plain Python", 24.0e-6),
-            _bench(ORDER, "bitget_fast", 330.0e-6),
+            _bench(ORDER, "bitget_fast", 600.0e-6),
+            _bench(ORDER, "bitget_fast RestClient", 330.0e-6),
             _bench(ORDER, "pre-built floor", 300.0e-6),
             _bench(ORDER, "aiohttp", 1700.0e-6),
         ],
@@ -50,18 +51,25 @@ def test_render_ratios_and_targets(tmp_path):
     assert "| sign mix (GET + POST) | ≤ 250 ns per call | 200.0 ns (5,000,000/s) | yes |" in text
     assert "| request signer from parts (GET + POST) | ≥ 10x plain Python | 8.00x | NO |" in text
     # a floor target: ours / floor, met at or below the bound
-    assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run) | 1.10x pre-built floor "
-            "| yes |") in text
-    assert f"| {ORDER} | aiohttp | 170000.0 | 153000.0 | 5.15x | yes |" in text
+    # read on the RestClient row (the connector's own row is not the target's)
+    assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
+            "| 1.10x pre-built floor | yes |") in text
+    assert f"| {ORDER} | aiohttp | 170000.0 | 153000.0 | 2.83x | yes |" in text
 
 
 def test_floor_target_not_met_and_not_run():
     report = _load_report()
-    data = {"benchmarks": [_bench(ORDER, "bitget_fast", 400.0e-6),
+    data = {"benchmarks": [_bench(ORDER, "bitget_fast RestClient", 400.0e-6),
                            _bench(ORDER, "pre-built floor", 300.0e-6)]}
     text = report.render(data)
-    assert f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run) | 1.33x pre-built floor | NO |" \
-        in text
-    # without a bitget_fast case the target is listed as not run
+    assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
+            "| 1.33x pre-built floor | NO |") in text
+    # paired rounds are shown beside the medians' ratio, which decides
+    paired = _bench(ORDER, "bitget_fast RestClient", 400.0e-6)
+    paired["extra_info"]["x_floor_paired"] = 1.15
+    text = report.render({"benchmarks": [paired, _bench(ORDER, "pre-built floor", 300.0e-6)]})
+    assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
+            "| 1.33x pre-built floor (medians; paired rounds 1.15x) | NO |") in text
+    # without the compared case the target is listed as not run
     text = report.render({"benchmarks": [_bench(ORDER, "pre-built floor", 300.0e-6)]})
     assert f"| {ORDER} | — | not run | — |" in text
