@@ -99,12 +99,14 @@ static int header_line(const uint8_t *b, size_t pos, size_t end, size_t *name_en
     return 1;
 }
 
-/* Comma-separated list elements of b[s..e), OWS trimmed; calls back per element. */
+/* Comma-separated list elements of b[s..e), OWS trimmed; calls back per element.
+ * Returns the number of (non-empty) elements, or -1 when a callback fails. */
 typedef int (*elem_fn)(const uint8_t *p, size_t n, bf_http_msg *m, int *flags, size_t at);
 
 static int each_elem(const uint8_t *b, size_t s, size_t e, bf_http_msg *m, int *flags, elem_fn fn)
 {
     size_t i = s;
+    int n = 0;
     while (i <= e) {
         size_t j = i;
         while (j < e && b[j] != ',')
@@ -114,11 +116,14 @@ static int each_elem(const uint8_t *b, size_t s, size_t e, bf_http_msg *m, int *
             a++;
         while (z > a && is_ows(b[z - 1]))
             z--;
-        if (z > a && fn(b + a, z - a, m, flags, a) < 0)
-            return -1;
+        if (z > a) {
+            if (fn(b + a, z - a, m, flags, a) < 0)
+                return -1;
+            n++;
+        }
         i = j + 1;
     }
-    return 0;
+    return n;
 }
 
 enum { F_CLOSE = 1, F_KEEP = 2, F_CHUNKED = 4 };
@@ -189,8 +194,11 @@ static int parse_head(const uint8_t *b, size_t end, size_t max_body, bf_http_msg
                 return fail(m, "conflicting Content-Length headers in the reply", vs);
             cl = v;
         } else if (same(b + i, nn, "transfer-encoding")) {
-            if (each_elem(b, vs, ve, m, &flags, te_elem) < 0)
+            int n = each_elem(b, vs, ve, m, &flags, te_elem);
+            if (n < 0)
                 return -1;
+            if (n == 0) /* a Transfer-Encoding that names no coding: not "no coding" */
+                return fail(m, "empty Transfer-Encoding in the reply", vs);
         } else if (same(b + i, nn, "connection")) {
             each_elem(b, vs, ve, m, &flags, connection_elem);
         } else if (same(b + i, nn, "content-encoding")) {
@@ -250,9 +258,11 @@ static int chunk_line(const uint8_t *b, size_t i, size_t len, size_t max_body,
     }
     if (i < len && nd == 0)
         return fail(m, "bad chunk size in the reply", i);
-    while (i < len && b[i] != '\r') { /* chunk extensions (ignored) */
-        if (nd == 0 || !is_value(b[i]))
+    int ext = 0;
+    while (i < len && b[i] != '\r') { /* whitespace, then ';' and chunk extensions (ignored) */
+        if (nd == 0 || !is_value(b[i]) || (!ext && b[i] != ';' && !is_ows(b[i])))
             return fail(m, "bad chunk size line in the reply", i);
+        ext |= b[i] == ';';
         if (i - start > BF_HTTP_MAX_CHUNK_LINE)
             return fail(m, "chunk size line too long in the reply", i);
         i++;
