@@ -50,7 +50,7 @@ from pathlib import Path
 
 import httptools
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from bitget_fast._http import HttpFramer
@@ -93,6 +93,8 @@ class Reference:
         self._in_head = False
         self._headers: list = []
         self._body: list = []
+        # the head of a message still open (at an error or the end), for CLASSES
+        self.unfinished: Message | None = None
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -104,6 +106,8 @@ class Reference:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self.unfinished = Message(self._parser.get_status_code(), b"", False,
+                                  self._parser.get_http_version(), self._headers)
 
     def on_body(self, body: bytes) -> None:
         self._body.append(bytes(body))
@@ -116,6 +120,7 @@ class Reference:
                                      bool(keep_alive), self._parser.get_http_version(),
                                      self._headers))
         self._open = False
+        self.unfinished = None
 
     def feed(self, data: bytes) -> None:
         if self.error is None:
@@ -133,14 +138,16 @@ class Reference:
                 self.error = "EOF inside a message"
 
     def _reads_to_eof(self) -> bool:
-        # llhttp_message_needs_eof, for a response whose head is complete
+        # llhttp__after_headers_complete's choice of body, for a response whose head is done
         status = self._parser.get_status_code()
-        if status // 100 == 1 or status in (204, 304):
+        if status in (100, 102, 103, 204, 304):
             return False
         codings = [v for n, v in self._headers if n == b"transfer-encoding"]
-        if codings:
+        if codings:   # a transfer coding that does not end in chunked: to the end (even a 1xx)
             return not llhttp_chunked(codings[-1])
-        return not any(n == b"content-length" for n, _ in self._headers)
+        if any(n == b"content-length" for n, _ in self._headers):
+            return False
+        return status // 100 != 1   # llhttp_message_needs_eof
 
     def responses(self) -> list:
         """What a client sees: the final responses (1xx are interim)."""
@@ -495,7 +502,9 @@ class Case:
         return self.framer.error.excerpt if self.framer.error is not None else b""
 
     def ref_has(self, pred) -> bool:
-        return any(pred(m) for m in self.ref.messages)
+        """Whether a message httptools read (whole, or up to its head) is of some kind."""
+        heads = self.ref.messages + ([self.ref.unfinished] if self.ref.unfinished else [])
+        return any(pred(m) for m in heads)
 
 
 def _values(m: Message, name: bytes) -> list[bytes]:
@@ -629,11 +638,9 @@ def compare(data: bytes, pieces: list[bytes], stats: collections.Counter) -> Non
     stats[f"{side}: {name}"] += 1
 
 
-@pytest.mark.skipif(not os.environ.get("BITGET_FAST_FUZZ_EXAMPLES"),
-                    reason="ran past the 300 s timeout once in a fresh CI venv (cause not yet "
-                           "found; see the trading issue's note): run it with "
-                           "BITGET_FAST_FUZZ_EXAMPLES set")
-@settings(SETTINGS, max_examples=examples(120))
+# no shrinking: the input that failed is in the message, and shrinking the stream the
+# mutations started from (with the same seed) mostly gives unrelated inputs
+@settings(SETTINGS, max_examples=examples(120), phases=[Phase.generate])
 @given(s=streams(max_responses=3), seed=st.integers(0, 2 ** 64 - 1))
 def test_mutated_streams(s, seed):
     rng = random.Random(seed)
