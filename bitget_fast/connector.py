@@ -422,12 +422,14 @@ class BitgetPerpetual:
         ot, force = kind
         # sizes repeat (a market maker quotes a few): the checked wire string and its
         # Decimal are kept per (symbol, size as given, market), for str/Decimal inputs
-        key = (sym, size, ot == "market")
-        hit = self._sizes.get(key) if type(size) is str or type(size) is Decimal else None
+        market = ot == "market"
+        key = (sym, size, market)
+        cacheable = type(size) is str or type(size) is Decimal
+        hit = self._sizes.get(key) if cacheable else None
         if hit is None:
-            size_s = c.size_str(size, market=ot == "market")
+            size_s = c.size_str(size, market=market)
             hit = (size_s, Decimal(size_s))
-            if type(size) is str or type(size) is Decimal:
+            if cacheable:
                 if len(self._sizes) >= SIZE_CACHE_MAX:
                     self._sizes.clear()
                 self._sizes[key] = hit

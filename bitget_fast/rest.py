@@ -41,7 +41,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import orjson
 
-from bitget_fast.auth import Credentials, encode_query
+from bitget_fast.auth import Credentials
 from bitget_fast.errors import (
     ClockSkewError,
     ConfigurationError,
