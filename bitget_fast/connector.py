@@ -60,7 +60,7 @@ from bitget_fast.models import (
 from bitget_fast.orders import EXT_PREFIX, Order, OrderStatus, OrderTracker, new_client_oid
 from bitget_fast.private import DEMO_PRIVATE_WS_URL, PRIVATE_WS_URL, PrivateStream
 from bitget_fast.rest import REST_URL, RestClient
-from bitget_fast.rules import Contract, TradingRules
+from bitget_fast.rules import SYMBOL_STATUSES, Contract, TradingRules
 
 __all__ = ["BitgetPerpetual", "ORDER_TYPES", "PRODUCT_TYPE", "MARGIN_COIN"]
 
@@ -79,6 +79,7 @@ _CANCEL = V2_MIX + "order/cancel-order"
 _BATCH_CANCEL = V2_MIX + "order/batch-cancel-orders"
 _CANCEL_ALL = V2_MIX + "order/cancel-all-orders"
 _MODIFY = V2_MIX + "order/modify-order"
+_CLOSE_POSITIONS = V2_MIX + "order/close-positions"
 _DETAIL = V2_MIX + "order/detail"
 _PENDING = V2_MIX + "order/orders-pending"
 _FILLS = V2_MIX + "order/fills"
@@ -96,8 +97,15 @@ RESOLVE_FIRST_S = 0.2
 # After a cancel is acknowledged the stream should show the order final; if it does not
 # within this time, the order is queried.
 CANCEL_CONFIRM_S = 3.0
+# How long close_positions waits for the closing orders' pushes before reconciling.
+CLOSE_WAIT_S = 1.0
 WATCH_SWEEP_S = 0.5     # how often the confirm deadlines are looked at
 SIZE_CACHE_MAX = 1024   # checked sizes remembered per connector (cleared when full)
+# Codes with which Bitget says the symbol is not open (protocol reference 3.2): the
+# contracts are re-read (such reloads at most this often) so symbolStatus is checked before
+# sending.
+SYMBOL_CLOSED_CODES = frozenset(("41114", "40308", "40309", "43115", "41113", "22004"))
+RULES_RELOAD_MIN_S = 10.0
 # Fills are re-read from this far before the newest one seen (clock skew between pushes).
 FILL_LOOKBACK_MS = 60_000
 
@@ -184,6 +192,7 @@ class BitgetPerpetual:
         self._watch: dict[str, tuple[Order, tuple[str, ...], float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._sizes: dict[tuple[str, Any, bool], tuple[str, Decimal]] = {}
+        self._stale_reload = -RULES_RELOAD_MIN_S   # time.monotonic() of the last _rules_stale
         self._markets: dict[str, MarketData] = {}
         self._feeds: dict[str, list[_Feed[Any]]] = {"order": [], "fill": [], "position": [],
                                                      "balance": []}
@@ -209,10 +218,7 @@ class BitgetPerpetual:
         self._started_ms = time.time_ns() // 1_000_000
         await self.rest.start()
         try:
-            data = await self.rest.request("GET", _CONTRACTS, params={"productType": PRODUCT_TYPE},
-                                           signed=False)
-            self.rules = TradingRules.from_response(data)
-            self._sizes.clear()   # checked against the rules just replaced
+            await self.reload_rules()
             for s in self._symbols:
                 self.rules[s]   # unknown symbol -> ValidationError now, not at the first order
             await self._load_settings(self._symbols or list(self.rules)[:1])
@@ -225,6 +231,17 @@ class BitgetPerpetual:
         except BaseException:
             await self.close()
             raise
+
+    async def reload_rules(self) -> TradingRules:
+        """Re-read the contracts (tick, size step, minimums, ``symbolStatus``) and check orders
+        against them from now on. Done at start, and by itself when Bitget refuses an order
+        because the symbol is not open."""
+        data = await self.rest.request("GET", _CONTRACTS, params={"productType": PRODUCT_TYPE},
+                                       signed=False)
+        rules = TradingRules.from_response(data)
+        self.rules = rules
+        self._sizes.clear()   # checked against the rules just replaced
+        return rules
 
     async def close(self) -> None:
         """Stop streams and the REST session (orders on the exchange are left as they are)."""
@@ -420,6 +437,12 @@ class BitgetPerpetual:
         if kind is None:
             raise ValidationError(f"order_type must be one of {sorted(ORDER_TYPES)}, not {order_type!r}")
         ot, force = kind
+        if c.symbol_status != "normal" and not (c.symbol_status == "limit_open" and reduce_only):
+            raise ValidationError(
+                f"{sym} is {c.symbol_status!r} "
+                f"({SYMBOL_STATUSES.get(c.symbol_status, 'not open for trading')}): "
+                + ("only reduce-only orders are accepted" if c.symbol_status == "limit_open"
+                   else "no order is accepted") + "; nothing sent (bp.reload_rules() re-reads it)")
         # sizes repeat (a market maker quotes a few): the checked wire string and its
         # Decimal are kept per (symbol, size as given, market), for str/Decimal inputs
         market = ot == "market"
@@ -440,15 +463,17 @@ class BitgetPerpetual:
         if ot == "limit":
             if price is None:
                 raise ValidationError(f"{sym}: a {order_type} order needs a price")
-            price_s = c.price_str(price)
-            c.check_notional(size_s, price_s)
+            price_s: str | None = c.price_str(price)
             params["price"] = price_s
             price_d: Decimal | None = Decimal(price_s)
         else:
             if price is not None:
                 raise ValidationError(f"{sym}: a market order takes no price (got {price!r})")
+            price_s = None
             price_d = None
         hedge = self.pos_mode == "hedge_mode"
+        if not reduce_only:
+            self._check_value(c, side, size_s, size_d, price_s, hedge)
         if hedge:
             # DECISIONS 6: side is the execution direction; closing flips Bitget's side
             if reduce_only:
@@ -482,6 +507,50 @@ class BitgetPerpetual:
         order = Order(oid, sym, side, order_type, size_d, price_d,
                       reduce_only=reduce_only, hold_side=hold)
         return order, params
+
+    def _check_value(self, c: Contract, side: str, size_s: str, size_d: Decimal,
+                     price_s: str | None, hedge: bool) -> None:
+        """minTradeUSDT on the part of an order that opens a position, as Bitget applies it.
+
+        Reduce-only orders are exempt (the caller skips them). In one-way mode the part
+        that first closes the opposite position the connector holds is exempt too. A
+        market order is valued at our live book's best ask (buy) or bid (sell), else at
+        the position's mark price; with neither, Bitget alone decides (45110).
+        """
+        sym = c.symbol
+        opening: str | Decimal = size_s
+        if not hedge and self.account.positions:
+            against = self.account.positions.get((sym, "short" if side == "buy" else "long"))
+            if against is not None and against.size > 0:
+                if size_d <= against.size:
+                    return
+                opening = size_d - against.size
+        if price_s is None:
+            price_s = self._reference_price(sym, side)
+            if price_s is None:
+                return
+        try:
+            c.check_notional(opening, price_s)
+        except ValidationError as exc:
+            if opening is size_s:
+                raise
+            raise ValidationError(f"{exc} (the part of the order beyond the {sym} position it "
+                                  "closes opens a new one)") from None
+
+    def _reference_price(self, symbol: str, side: str) -> str | None:
+        """The price a market order is valued at: our book's best ask/bid, else the mark."""
+        md = self._markets.get(symbol)
+        if md is not None:
+            book = md.books.get(symbol)
+            if book is not None and book.is_valid:
+                top = book.best_ask if side == "buy" else book.best_bid
+                if top is not None:
+                    return top[0]
+        for hold in ("long", "short"):
+            p = self.account.positions.get((symbol, hold))
+            if p is not None and p.mark_price is not None:
+                return str(p.mark_price)
+        return None
 
     def submit_order(self, symbol: str, side: str, size: str | Decimal, price: str | Decimal | None = None,
                      *, order_type: str = "limit", reduce_only: bool = False,
@@ -571,6 +640,23 @@ class BitgetPerpetual:
             # exchange shows it after all
             self.tracker.set_status(order, OrderStatus.REJECTED, "rest" if isinstance(
                 exc, ExchangeError) else "local", error=exc)
+            if isinstance(exc, ExchangeError) and exc.code in SYMBOL_CLOSED_CODES:
+                self._rules_stale()
+
+    def _rules_stale(self) -> None:
+        """Bitget says a symbol is not open: re-read the contracts (these reloads at most
+        every RULES_RELOAD_MIN_S)."""
+        now = time.monotonic()
+        if self._closing or now - self._stale_reload < RULES_RELOAD_MIN_S:
+            return
+        self._stale_reload = now
+        self._spawn(self._reload_quietly())
+
+    async def _reload_quietly(self) -> None:
+        try:
+            await self.reload_rules()
+        except BitgetError as exc:
+            log.warning("reloading the trading rules failed: %s", exc)
 
     def _resolve(self, order: Order) -> asyncio.Task[None]:
         task = self._resolving.get(order.client_oid)
@@ -827,6 +913,44 @@ class BitgetPerpetual:
         for o in self.tracker.open_orders(symbol.upper() if symbol else None):
             self._watch_cancel(o)
         return len(reply.successList or ())
+
+    async def close_positions(self, symbol: str | None = None, *,
+                              hold_side: str | None = None) -> list[Order]:
+        """Flash-close at market every position (of ``symbol``; ``hold_side`` ``long``/``short``
+        in hedge mode); returns the closing orders Bitget created, tracked (``external``).
+
+        Bitget allows it once per second. If Bitget could not close some position, the
+        mapped :class:`ExchangeError` is raised after the orders that were created are tracked.
+        """
+        body: dict[str, Any] = {"productType": PRODUCT_TYPE}
+        if symbol is not None:
+            body["symbol"] = self.contract(symbol).symbol
+        if hold_side is not None:
+            if hold_side not in ("long", "short"):
+                raise ValidationError(f"hold_side must be 'long' or 'short', not {hold_side!r}")
+            if self.pos_mode != "hedge_mode":
+                raise ValidationError("hold_side applies in hedge mode only; in one-way mode "
+                                      "each symbol has one position")
+            body["holdSide"] = hold_side
+        reply = await self.rest.submit("POST", _CLOSE_POSITIONS, body=body, decode=_BatchReply,
+                                       changes_orders=True)
+        ids = [i.orderId for i in reply.successList or () if i.orderId]
+        # the closing orders reach us on the orders channel; if a push is missing, the
+        # reconciliation finds them through their fills
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while any(self.tracker.by_order_id(i) is None for i in ids):
+            if time.monotonic() > deadline:
+                await self.reconcile()
+                break
+            await asyncio.sleep(0.005)
+        orders = [o for o in map(self.tracker.by_order_id, ids) if o is not None]
+        failures = reply.failureList or []
+        if failures:
+            f = failures[0]
+            more = f" ({len(failures)} positions not closed, {len(ids)} closing orders placed)"
+            raise exchange_error(str(f.errorCode or ""), (f.errorMsg or "") + more,
+                                 path=_CLOSE_POSITIONS, changes_orders=True)
+        return orders
 
     # ------------------------------------------------------------------ reconciliation
     async def reconcile(self) -> None:

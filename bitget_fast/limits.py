@@ -24,6 +24,7 @@ REST_RATE_LIMITS: dict[str, tuple[int, str]] = {
     V2_MIX + "order/place-order": (10, "uid"), V2_MIX + "order/batch-place-order": (5, "uid"),
     V2_MIX + "order/cancel-order": (10, "uid"), V2_MIX + "order/batch-cancel-orders": (10, "uid"),
     V2_MIX + "order/cancel-all-orders": (10, "uid"), V2_MIX + "order/modify-order": (10, "uid"),
+    V2_MIX + "order/close-positions": (1, "uid"),
     V2_MIX + "order/detail": (10, "uid"), V2_MIX + "order/orders-pending": (10, "uid"),
     V2_MIX + "order/orders-history": (10, "uid"), V2_MIX + "order/fills": (10, "uid"),
     V2_MIX + "position/all-position": (5, "uid"), V2_MIX + "position/single-position": (10, "uid"),
@@ -36,4 +37,5 @@ GLOBAL_LIMIT_PER_MIN = 6000
 # Order-changing paths: a lost reply leaves the outcome unknown; never retried blindly.
 ORDER_PATHS = frozenset(V2_MIX + p for p in (
     "order/place-order", "order/batch-place-order", "order/cancel-order",
-    "order/batch-cancel-orders", "order/cancel-all-orders", "order/modify-order"))
+    "order/batch-cancel-orders", "order/cancel-all-orders", "order/modify-order",
+    "order/close-positions"))

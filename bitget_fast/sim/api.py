@@ -41,6 +41,7 @@ CONTROLS = frozenset({
     "drop_connections", "stall", "corrupt_checksum", "skip_seq", "send_malformed",
     "send_oversized", "fail_rest", "never_answer", "delay_acks", "ws_events_before_rest",
     "clear_faults", "restart", "advance", "set_mark_price", "set_funding_rate", "settle_funding",
+    "set_symbol_status",
 })
 # Bitget's documented limits and the order-changing paths: one table, shared with the client.
 RATE_LIMITS = REST_RATE_LIMITS
@@ -150,6 +151,7 @@ class RestApi:
             _V2 + "order/batch-cancel-orders": self.batch_cancel,
             _V2 + "order/cancel-all-orders": self.cancel_all,
             _V2 + "order/modify-order": self.modify_order,
+            _V2 + "order/close-positions": self.close_positions,
             _V2 + "account/set-leverage": self.set_leverage,
             _V2 + "account/set-margin-mode": self.set_margin_mode,
             _V2 + "account/set-position-mode": self.set_position_mode,
@@ -350,9 +352,8 @@ class RestApi:
         if not self._product(q):
             return []
         sym = q.get("symbol")
-        if sym:
-            return [self.engine.market(sym).spec.as_rest()]
-        return [m.spec.as_rest() for m in self.engine.markets.values()]
+        markets = [self.engine.market(sym)] if sym else list(self.engine.markets.values())
+        return [{**m.spec.as_rest(), "symbolStatus": m.status} for m in markets]
 
     def merge_depth(self, q: dict[str, str]) -> Any:
         self._product(q)
@@ -533,6 +534,15 @@ class RestApi:
         done = self.engine.cancel_all(acc)
         return {"successList": [{"orderId": o.order_id, "clientOid": o.client_oid} for o in done],
                 "failureList": []}
+
+    def close_positions(self, acc: Account, b: dict[str, Any]) -> Any:
+        if not self._product(b):
+            return {"successList": [], "failureList": []}
+        sym = self.engine.market(b["symbol"]).symbol if b.get("symbol") else None
+        hold = b.get("holdSide")
+        done, failed = self.engine.close_positions(acc, sym, str(hold).lower() if hold else None)
+        return {"successList": [{"orderId": o.order_id, "clientOid": o.client_oid} for o in done],
+                "failureList": failed}
 
     def modify_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.modify_order(acc, b)

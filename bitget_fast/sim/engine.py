@@ -56,6 +56,19 @@ SIM_CODES = {
     "modify_new_oid": "22003", "margin_locked": "45117", "no_permission": "40014",
     "bad_lever": "40017", "system": "40015", "batch_too_big": "40017",
     "price_high": "40815",
+    # a symbol not open for the order (protocol reference 3.2 lists these codes together,
+    # "stop trading the symbol"; which code goes with which status is UNCERTAIN)
+    "symbol_maintain": "41114", "symbol_off": "40309", "symbol_listed": "43115",
+    "symbol_api": "22004", "symbol_limit_open": "40308",
+}
+# symbolStatus -> (SIM_CODES kind, message) for an order the status does not allow;
+# limit_open still accepts orders that only close (reduce-only, tradeSide close).
+SYMBOL_STATUS_ERRORS = {
+    "maintain": ("symbol_maintain", "The symbol is under maintenance"),
+    "off": ("symbol_off", "The symbol has been removed"),
+    "listed": ("symbol_listed", "The symbol is not open for trading yet"),
+    "restrictedAPI": ("symbol_api", "The symbol does not support API trading"),
+    "limit_open": ("symbol_limit_open", "The symbol only accepts orders that close positions"),
 }
 # Bitget's price limit. The contracts endpoint advertises buyLimitPriceRatio /
 # sellLimitPriceRatio, but the band's formula is UNCERTAIN (protocol reference section 12)
@@ -206,6 +219,8 @@ class Market:
     def __init__(self, spec: ContractSpec) -> None:
         self.spec = spec
         self.symbol = spec.symbol
+        # symbolStatus (Simulator.set_symbol_status); SYMBOL_STATUS_ERRORS says what it refuses
+        self.status = spec.extra.get("symbolStatus", "normal")
         self.bids = _BookSide(True)
         self.asks = _BookSide(False)
         start = parse_units(spec.start_price, spec.price_place)
@@ -623,6 +638,9 @@ class Engine:
             is_open = False if reduce_only else None
             trade_side = "buy_single" if is_bid else "sell_single"
             pos_side = "net"
+        if m.status != "normal" and not (m.status == "limit_open" and is_open is False):
+            kind, why = SYMBOL_STATUS_ERRORS.get(m.status, ("symbol_off", "The symbol is not open"))
+            raise _err(kind, why)
         client_oid = p.get("clientOid")
         if client_oid in (None, ""):
             client_oid = None
@@ -816,6 +834,41 @@ class Engine:
                 self._cancel(o, "normal_cancel")
                 done.append(o)
         return done
+
+    def close_positions(self, acc: Account, symbol: str | None = None,
+                        hold_side: str | None = None) -> tuple[list[Order], list[dict[str, str]]]:
+        """Bitget's flash close: each position (of ``symbol``; ``hold_side`` in hedge mode)
+        closed whole by a market order. The position's pending closing orders are canceled
+        first so all of it is free to close (whether Bitget does that is UNCERTAIN).
+        Returns the closing orders and the failures (``errorCode``, ``errorMsg``)."""
+        if hold_side not in (None, "", "long", "short"):
+            raise _err("bad_param", "holdSide must be long or short")
+        done: list[Order] = []
+        failed: list[dict[str, str]] = []
+        for (sym, hold), pos in list(acc.positions.items()):
+            if pos.size <= 0 or (symbol and sym != symbol):
+                continue
+            if hold_side and acc.pos_mode == "hedge_mode" and hold != hold_side:
+                continue
+            m = self.markets[sym]
+            for o in list(acc.open_orders.values()):
+                if o.market is m and o.is_open is False and o.hold_side == hold:
+                    self._cancel(o, "normal_cancel")
+            p = {"symbol": sym, "productType": PRODUCT_TYPE, "marginMode": acc.mode(sym),
+                 "marginCoin": MARGIN_COIN, "size": m.spec.size_str(pos.size),
+                 "orderType": "market"}
+            if acc.pos_mode == "hedge_mode":
+                p["side"] = "buy" if hold == "long" else "sell"   # Bitget's hedge close sides
+                p["tradeSide"] = "close"
+            else:
+                p["side"] = "sell" if hold == "long" else "buy"
+                p["reduceOnly"] = "YES"
+            try:
+                done.append(self.place_order(acc, p))
+            except SimError as e:
+                failed.append({"orderId": "", "clientOid": "", "errorCode": e.code,
+                               "errorMsg": e.msg})
+        return done, failed
 
     def modify_order(self, acc: Account, p: dict[str, Any]) -> Order:
         """Bitget's modify-order: cancel the live limit order and place a new one (newClientOid)."""

@@ -24,7 +24,7 @@ from picows import ws_create_server
 
 from .api import RestApi, RestFault, check_count, check_seconds
 from .contracts import ContractSpec, contract_for, fixed
-from .engine import Account, Engine, Market
+from .engine import SYMBOL_STATUS_ERRORS, Account, Engine, Market
 from .feed import Flow
 from .http import HttpServer, start_http_server
 from .ws import WsHub
@@ -211,6 +211,17 @@ class Simulator:
         m.mark = m.index = units
         self.flows[m.symbol].fair = units
         self.engine.flush()
+
+    def set_symbol_status(self, symbol: str, status: str) -> None:
+        """Set ``symbol``'s symbolStatus (``normal``, ``maintain``, ``limit_open``, ``off``, ...).
+
+        The contracts endpoint shows it; orders it does not allow are refused with the codes
+        of ``engine.SYMBOL_STATUS_ERRORS`` (``limit_open`` still accepts closing orders).
+        """
+        if status != "normal" and status not in SYMBOL_STATUS_ERRORS:
+            raise ValueError(f"status must be normal or one of {sorted(SYMBOL_STATUS_ERRORS)}, "
+                             f"not {status!r}")
+        self.engine.market(symbol).status = status
 
     def set_funding_rate(self, symbol: str, rate: str) -> None:
         """The funding rate charged at the next settlement of ``symbol``."""

@@ -18,6 +18,7 @@ import pytest
 from bitget_fast import (
     BitgetPerpetual,
     Credentials,
+    ExchangeError,
     InsufficientFundsError,
     OrderNotFoundError,
     OutcomeUnknownError,
@@ -296,6 +297,159 @@ async def test_rejections_map_to_exceptions_and_are_never_sent_when_invalid() ->
                 await bp.place_order("BTCUSDT", "buy", "0.01", "1000.0", reduce_only=True)
             assert acc.pos_mode == "hedge_mode" and bp.pos_mode == "one_way_mode"
             await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_min_trade_usdt_applies_to_the_part_that_opens() -> None:
+    """minTradeUSDT (5 USDT here) as Bitget applies it: reduce-only orders are exempt, a
+    one-way order is valued beyond the opposite position it closes, a market order at our
+    live book's best price; the simulator applies the same rule, so what we let through it
+    accepts."""
+    async with make_sim(symbols=("BTCUSDT", "XRPUSDT")) as sim:
+        acc, taker = setup_accounts(sim)
+        bp = await start(sim, symbols=["BTCUSDT", "XRPUSDT"])
+        try:
+            bid, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            low = "40000.0"   # 0.0001 x 40000 = 4 USDT: below the minimum
+            before = bp.rest.stats()["requests"]
+            with pytest.raises(ValidationError, match="minTradeUSDT"):
+                bp.submit_order("BTCUSDT", "buy", "0.0001", low)
+            assert bp.rest.stats()["requests"] == before
+            # a long of 0.0003: an order that only closes it is exempt, whatever its value
+            o = await bp.place_order("BTCUSDT", "buy", "0.0003", order_type="market")
+            await o.wait_done(3)
+            await eventually(lambda: bp.net_position("BTCUSDT") == Decimal("0.0003") or
+                             bp.net_position("BTCUSDT"))
+            ro = await bp.place_order("BTCUSDT", "sell", "0.0001", low, reduce_only=True,
+                                      order_type="ioc")
+            await ro.wait_done(3)
+            assert ro.status == "filled"      # sold at the bid, above our limit
+            closing = await bp.place_order("BTCUSDT", "sell", "0.0001", str(ask + 100 * tick),
+                                           order_type="post_only")
+            assert closing.status == "live"   # 0.0001 x ask >= 5 anyway; rests
+            await bp.cancel_order("BTCUSDT", closing.client_oid)
+            # a one-way sell of the whole long, not reduce-only, at a low price: only closes
+            low_sell = await bp.place_order("BTCUSDT", "sell", "0.0002", low, order_type="ioc")
+            await low_sell.wait_done(3)
+            assert low_sell.status == "filled"
+            await eventually(lambda: not bp.positions or dict(bp.positions))
+            # flat again; a long of 0.0001, then a sell of 0.0003 at 40000 opens 0.0002 short
+            # worth 8 USDT (accepted) while one of 0.0002 opens 0.0001 worth 4 (refused)
+            o = await bp.place_order("BTCUSDT", "buy", "0.0001", order_type="market")
+            await o.wait_done(3)
+            await eventually(lambda: bp.net_position("BTCUSDT") == Decimal("0.0001") or
+                             bp.net_position("BTCUSDT"))
+            with pytest.raises(ValidationError, match="beyond the BTCUSDT position"):
+                bp.submit_order("BTCUSDT", "sell", "0.0002", low)
+            ok = bp.submit_order("BTCUSDT", "sell", "0.0003", "1000000.0")
+            await ok.wait_status("live", timeout_s=3)
+            # a market order is valued at our book once we have one
+            await bp.book("XRPUSDT")
+            before = bp.rest.stats()["requests"]
+            with pytest.raises(ValidationError, match="minTradeUSDT"):
+                bp.submit_order("XRPUSDT", "buy", "1", order_type="market")
+            assert bp.rest.stats()["requests"] == before
+            await bp.cancel_order("BTCUSDT", ok.client_oid)
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_symbol_status_is_checked_and_rules_reload_when_bitget_refuses() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            price = str(bid - 100 * tick)
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            await o.wait_done(3)
+            # maintenance begins; our rules are from before: Bitget refuses, we re-read them
+            sim.set_symbol_status("BTCUSDT", "maintain")
+            with pytest.raises(ExchangeError) as ei:
+                await bp.place_order("BTCUSDT", "buy", "0.01", price)
+            assert ei.value.code == "41114"
+            await eventually(lambda: bp.contract("BTCUSDT").symbol_status == "maintain" or
+                             bp.contract("BTCUSDT").symbol_status)
+            before = bp.rest.stats()["requests"]
+            with pytest.raises(ValidationError, match="'maintain'.*no order is accepted"):
+                bp.submit_order("BTCUSDT", "buy", "0.01", price)
+            assert bp.rest.stats()["requests"] == before
+            # limit_open: closing only
+            sim.set_symbol_status("BTCUSDT", "limit_open")
+            await bp.reload_rules()
+            with pytest.raises(ValidationError, match="only reduce-only"):
+                bp.submit_order("BTCUSDT", "buy", "0.01", price)
+            close = await bp.place_order("BTCUSDT", "sell", "0.004", order_type="market",
+                                         reduce_only=True)
+            await close.wait_done(3)
+            assert close.status == "filled"
+            sim.set_symbol_status("BTCUSDT", "normal")
+            await bp.reload_rules()
+            again = await bp.place_order("BTCUSDT", "buy", "0.01", price)
+            assert again.status == "live"
+            await bp.cancel_order("BTCUSDT", again.client_oid)
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["one_way", "hedge"])
+@run_async(60)
+async def test_close_positions(hedge: bool) -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, hedge=hedge)
+        bp = await start(sim, symbols=["BTCUSDT", "ETHUSDT"])
+        try:
+            _, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            for sym, side, size in (("BTCUSDT", "buy", "0.02"), ("ETHUSDT", "sell", "0.5")):
+                o = await bp.place_order(sym, side, size, order_type="market")
+                await o.wait_done(3)
+            if hedge:
+                o = await bp.place_order("BTCUSDT", "sell", "0.01", order_type="market")
+                await o.wait_done(3)
+            # a pending closing order of the BTC long: canceled so the whole long closes
+            ro = await bp.place_order("BTCUSDT", "sell", "0.01", str(ask + 500 * tick),
+                                      reduce_only=True)
+            await converged(bp, sim, acc)
+            if hedge:
+                with pytest.raises(ValidationError, match="hold_side"):
+                    await bp.close_positions("BTCUSDT", hold_side="both")
+                closing = await bp.close_positions("BTCUSDT", hold_side="long")
+                assert [o.side for o in closing] == ["sell"] and closing[0].external
+                await converged(bp, sim, acc)
+                assert ("BTCUSDT", "long") not in bp.positions
+                assert bp.positions[("BTCUSDT", "short")].size == Decimal("0.01")
+            else:
+                with pytest.raises(ValidationError, match="hedge mode only"):
+                    await bp.close_positions("BTCUSDT", hold_side="long")
+                closing = await bp.close_positions("BTCUSDT")
+                assert len(closing) == 1 and closing[0].filled_size == Decimal("0.02")
+                await converged(bp, sim, acc)
+                assert ("BTCUSDT", "long") not in bp.positions
+                assert ("ETHUSDT", "short") in bp.positions
+            await ro.wait_done(3)
+            assert ro.status == "canceled"
+            # everything; a symbol under maintenance cannot be closed: raised, the rest closed
+            await asyncio.sleep(1.0)   # Bitget allows one flash close per second
+            sim.set_symbol_status("ETHUSDT", "maintain")
+            with pytest.raises(ExchangeError) as ei:
+                await bp.close_positions()
+            assert ei.value.code == "41114" and "1 positions not closed" in str(ei.value)
+            sim.set_symbol_status("ETHUSDT", "normal")
+            await converged(bp, sim, acc)
+            assert list(bp.positions) == [("ETHUSDT", "short")]
+            await asyncio.sleep(1.0)
+            closing = await bp.close_positions()
+            assert [(o.symbol, o.status) for o in closing] == [("ETHUSDT", "filled")]
+            await converged(bp, sim, acc)
+            assert not bp.positions
         finally:
             await bp.close()
 
