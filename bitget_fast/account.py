@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bitget_fast.models import Balance, BalanceUpdate, Position, PositionUpdate
@@ -48,17 +48,23 @@ def position_from_row(row: Mapping[str, Any]) -> Position:
 
 def balance_from_row(row: Mapping[str, Any]) -> Balance:
     """A :class:`Balance` from an ``account`` push row or a REST ``accounts`` row."""
-    equity = row.get("accountEquity") if "accountEquity" in row else row.get("equity")
-    locked = row.get("locked") if "locked" in row else row.get("frozen")
-    return Balance(
-        coin=str(row.get("marginCoin", "")).upper(),
-        equity=to_decimal(equity) or D0,
-        available=to_decimal(row.get("available")) or D0,
-        locked=to_decimal(locked) or D0,
-        unrealized_pnl=to_decimal(row.get("unrealizedPL")) or D0,
-        max_transfer_out=to_decimal(row.get("maxTransferOut")) or D0,
-        updated_ms=time.time_ns() // 1_000_000,
-    )
+    get = row.get
+    equity = get("accountEquity") if "accountEquity" in row else get("equity")
+    locked = get("locked") if "locked" in row else get("frozen")
+    coin = get("marginCoin", "")
+    return Balance(coin.upper() if type(coin) is str else str(coin).upper(), _amount(equity),
+                   _amount(get("available")), _amount(locked), _amount(get("unrealizedPL")),
+                   _amount(get("maxTransferOut")), time.time_ns() // 1_000_000)
+
+
+def _amount(v: Any) -> Decimal:
+    """A balance figure: Bitget's numeric string (or number); missing or '' is 0."""
+    if type(v) is str and v:
+        try:
+            return Decimal(v)
+        except InvalidOperation:
+            pass   # to_decimal says what was wrong
+    return to_decimal(v) or D0
 
 
 def _same_position(a: Position, b: Position) -> bool:

@@ -101,6 +101,7 @@ CANCEL_CONFIRM_S = 3.0
 CLOSE_WAIT_S = 1.0
 WATCH_SWEEP_S = 0.5     # how often the confirm deadlines are looked at
 SIZE_CACHE_MAX = 1024   # checked sizes remembered per connector (cleared when full)
+PRICE_CACHE_MAX = 4096  # checked prices, the same way
 # Codes with which Bitget says the symbol is not open (protocol reference 3.2): the
 # contracts are re-read (such reloads at most this often) so symbolStatus is checked before
 # sending.
@@ -108,6 +109,11 @@ SYMBOL_CLOSED_CODES = frozenset(("41114", "40308", "40309", "43115", "41113", "2
 RULES_RELOAD_MIN_S = 10.0
 # Fills are re-read from this far before the newest one seen (clock skew between pushes).
 FILL_LOOKBACK_MS = 60_000
+
+
+def _cacheable(v: Any) -> bool:
+    """A size or price input whose checked form may be remembered (hashable and exact)."""
+    return type(v) is str or (type(v) is Decimal and v.is_finite())
 
 
 class _Ack(msgspec.Struct):
@@ -191,7 +197,8 @@ class BitgetPerpetual:
         # orders the stream must show final (or in the given statuses) by a deadline
         self._watch: dict[str, tuple[Order, tuple[str, ...], float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._sizes: dict[tuple[str, Any, bool], tuple[str, Decimal]] = {}
+        self._sizes: dict[tuple[str, Any, bool], tuple[str, Decimal, int]] = {}
+        self._prices: dict[tuple[str, Any], tuple[str, Decimal, int]] = {}
         self._stale_reload = -RULES_RELOAD_MIN_S   # time.monotonic() of the last _rules_stale
         self._markets: dict[str, MarketData] = {}
         self._feeds: dict[str, list[_Feed[Any]]] = {"order": [], "fill": [], "position": [],
@@ -241,6 +248,7 @@ class BitgetPerpetual:
         rules = TradingRules.from_response(data)
         self.rules = rules
         self._sizes.clear()   # checked against the rules just replaced
+        self._prices.clear()
         return rules
 
     async def close(self) -> None:
@@ -443,36 +451,48 @@ class BitgetPerpetual:
                 f"({SYMBOL_STATUSES.get(c.symbol_status, 'not open for trading')}): "
                 + ("only reduce-only orders are accepted" if c.symbol_status == "limit_open"
                    else "no order is accepted") + "; nothing sent (bp.reload_rules() re-reads it)")
-        # sizes repeat (a market maker quotes a few): the checked wire string and its
-        # Decimal are kept per (symbol, size as given, market), for str/Decimal inputs
+        # sizes and prices repeat (a market maker quotes a few of each): the checked wire
+        # string, its Decimal and its mantissa are kept per (symbol, value as given[, market])
+        # for str and finite Decimal inputs
         market = ot == "market"
         key = (sym, size, market)
-        cacheable = type(size) is str or type(size) is Decimal
-        hit = self._sizes.get(key) if cacheable else None
+        hit = self._sizes.get(key) if _cacheable(size) else None
         if hit is None:
             size_s = c.size_str(size, market=market)
-            hit = (size_s, Decimal(size_s))
-            if cacheable:
+            hit = (size_s, Decimal(size_s), int(size_s.replace(".", "")))
+            if _cacheable(size):
                 if len(self._sizes) >= SIZE_CACHE_MAX:
                     self._sizes.clear()
                 self._sizes[key] = hit
-        size_s, size_d = hit
+        size_s, size_d, size_u = hit
         params: dict[str, Any] = {"symbol": sym, "productType": PRODUCT_TYPE,
                                   "marginMode": self.margin_mode(sym), "marginCoin": MARGIN_COIN,
                                   "size": size_s}
         if ot == "limit":
             if price is None:
                 raise ValidationError(f"{sym}: a {order_type} order needs a price")
-            price_s: str | None = c.price_str(price)
+            pkey = (sym, price)
+            phit = self._prices.get(pkey) if _cacheable(price) else None
+            if phit is None:
+                p_s = c.price_str(price)
+                phit = (p_s, Decimal(p_s), int(p_s.replace(".", "")))
+                if _cacheable(price):
+                    if len(self._prices) >= PRICE_CACHE_MAX:
+                        self._prices.clear()
+                    self._prices[pkey] = phit
+            price_s: str | None = phit[0]
+            price_d: Decimal | None = phit[1]
             params["price"] = price_s
-            price_d: Decimal | None = Decimal(price_s)
+            # the common case, the whole order opens a position: minTradeUSDT in integers
+            value_ok = size_u * phit[2] >= c._min_notional_units
         else:
             if price is not None:
                 raise ValidationError(f"{sym}: a market order takes no price (got {price!r})")
             price_s = None
             price_d = None
+            value_ok = False
         hedge = self.pos_mode == "hedge_mode"
-        if not reduce_only:
+        if not reduce_only and not (value_ok and (hedge or not self.account.positions)):
             self._check_value(c, side, size_s, size_d, price_s, hedge)
         if hedge:
             # DECISIONS 6: side is the execution direction; closing flips Bitget's side

@@ -104,6 +104,12 @@ def to_decimal(v: Any, default: Decimal | None = D0) -> Decimal | None:
         raise ProtocolError(f"not a number: {str(v)[:40]!r}") from None
 
 
+def _price_avg(row: Mapping[str, Any]) -> Decimal | None:
+    """An order row's average fill price; None when there is none yet ('', '0')."""
+    v = row.get("priceAvg")
+    return None if v == "0" else to_decimal(v, None)
+
+
 def ms_field(v: Any) -> int:
     """Bitget's millisecond time strings ('' or junk -> 0)."""
     try:
@@ -326,9 +332,9 @@ class OrderTracker:
             o = self._adopt(row, oid or f"{EXT_PREFIX}{order_id}")
         self.set_order_id(o, order_id)
         changed = False
-        filled = to_decimal(row.get("accBaseVolume") if "accBaseVolume" in row
-                            else row.get("baseVolume"))
-        avg = to_decimal(row.get("priceAvg"), None)
+        raw = row.get("accBaseVolume") if "accBaseVolume" in row else row.get("baseVolume")
+        # most pushes (live, canceled) carry "0": no Decimal to build for them
+        filled = None if raw == "0" else to_decimal(raw)
         # a fill carried by an orders push
         trade_id = row.get("tradeId")
         if trade_id and "accBaseVolume" in row:
@@ -343,11 +349,17 @@ class OrderTracker:
         if filled is not None and filled > o.filled_size:
             o.filled_size = filled
             changed = True
+            avg = _price_avg(row)
             if avg:
                 o.avg_price = avg
-        elif avg and o.avg_price is None:
-            o.avg_price = avg
-        status = _WIRE_STATUS.get(str(row.get("status") or row.get("state") or "").lower())
+        elif o.avg_price is None:
+            avg = _price_avg(row)
+            if avg:
+                o.avg_price = avg
+        st = row.get("status") or row.get("state")
+        status = _WIRE_STATUS.get(st) if type(st) is str else None
+        if status is None and st:
+            status = _WIRE_STATUS.get(str(st).lower())
         reason = row.get("cancelReason") or ""
         if status is not None and self.set_status(o, status, source, reason=reason):
             return o

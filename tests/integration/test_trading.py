@@ -9,6 +9,7 @@ read directly from the engine (not through any of our code paths).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from decimal import Decimal
 from typing import Any
@@ -264,8 +265,14 @@ async def test_rejections_map_to_exceptions_and_are_never_sent_when_invalid() ->
         try:
             bid, _ = bid_ask(sim)
             before = bp.rest.stats()["requests"]
-            with pytest.raises(ValidationError, match="tick"):
-                bp.submit_order("BTCUSDT", "buy", "0.01", "60000.05")
+            for _ in range(2):   # refused every time: a refused price is never remembered
+                with pytest.raises(ValidationError, match="tick"):
+                    bp.submit_order("BTCUSDT", "buy", "0.01", "60000.05")
+            for bad in (Decimal("sNaN"), Decimal("NaN"), Decimal("Infinity")):
+                with pytest.raises(ValidationError):   # not a hashing error from the caches
+                    bp.submit_order("BTCUSDT", "buy", bad, str(bid))
+                with pytest.raises(ValidationError):
+                    bp.submit_order("BTCUSDT", "buy", "0.01", bad)
             for _ in range(2):   # refused every time: a refused size is never remembered
                 with pytest.raises(ValidationError):
                     bp.submit_order("BTCUSDT", "buy", "0.00001", str(bid))
@@ -394,6 +401,20 @@ async def test_symbol_status_is_checked_and_rules_reload_when_bitget_refuses() -
             again = await bp.place_order("BTCUSDT", "buy", "0.01", price)
             assert again.status == "live"
             await bp.cancel_order("BTCUSDT", again.client_oid)
+            # the tick grows to 0.5: a price checked (and remembered) before is checked again
+            half = Decimal("0.5")
+            odd = str((bid // half) * half - 10 * half - tick)   # on the 0.1 grid, off 0.5
+            assert not Decimal(odd) % tick and Decimal(odd) % half
+            bp._order_params("BTCUSDT", "buy", "0.01", odd, "limit", False, None, None)
+            m = sim.engine.market("BTCUSDT")
+            spec = m.spec
+            m.spec = dataclasses.replace(spec, price_end_step=5)
+            try:
+                await bp.reload_rules()
+                with pytest.raises(ValidationError, match="tick"):
+                    bp.submit_order("BTCUSDT", "buy", "0.01", odd)
+            finally:
+                m.spec = spec
             await converged(bp, sim, acc)
         finally:
             await bp.close()
