@@ -34,16 +34,12 @@ from bitget_fast._c cimport (
     BF_HTTP_DONE, BF_HTTP_ERROR, BF_HTTP_MORE, BF_I64_MAX_DIGITS, bf_fmt_i64, bf_http_dechunk,
     bf_http_frame, bf_http_msg,
 )
+from bitget_fast._text cimport ascii_view
 from bitget_fast.signing cimport SIGNATURE_LEN, Signer
 
 from bitget_fast.auth import encode_query as _encode_query
 from bitget_fast.errors import ConfigurationError, ProtocolError, TransportError
 from bitget_fast.limits import ORDER_PATHS as _ORDER_PATHS
-
-cdef extern from "Python.h":
-    bint PyUnicode_IS_COMPACT_ASCII(object s)
-    void *PyUnicode_DATA(object s)
-    Py_ssize_t PyUnicode_GET_LENGTH(object s)
 
 __all__ = ["HttpConnection", "HttpFramer", "Request", "RequestBuilder", "RestBase", "RestConnection",
            "DEFAULT_MAX_BODY"]
@@ -235,13 +231,6 @@ cdef class HttpFramer(HttpConnection):
         return 0
 
 
-cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
-    if PyUnicode_IS_COMPACT_ASCII(s):
-        size[0] = PyUnicode_GET_LENGTH(s)
-        return <const char *>PyUnicode_DATA(s)
-    raise ValueError(f"{what} must be ASCII: {s!r}")
-
-
 cdef inline int _check_target(const char *p, Py_ssize_t n, str what) except -1:
     # The request line is built from these bytes: no space, control byte or non-ASCII.
     cdef Py_ssize_t i
@@ -291,8 +280,8 @@ cdef class RequestBuilder:
     cpdef bytes build(self, Request req, long long now_ms=0):
         """The request's bytes, signed with ``now_ms`` (0: the local clock + offset_ms)."""
         cdef Py_ssize_t mlen, plen, qlen = 0, blen, hlen, total, k
-        cdef const char *m = _ascii(req.method, &mlen, "method")
-        cdef const char *p = _ascii(req.path, &plen, "path")
+        cdef const char *m = ascii_view(req.method, &mlen, "method")
+        cdef const char *p = ascii_view(req.path, &plen, "path")
         cdef const char *q = NULL
         cdef const char *b
         cdef bytes head, out
@@ -304,7 +293,7 @@ cdef class RequestBuilder:
         _check_target(m, mlen, "method")
         _check_target(p, plen, "path")
         if req.query:
-            q = _ascii(req.query, &qlen, "query")
+            q = ascii_view(req.query, &qlen, "query")
             _check_target(q, qlen, "query")
         body = req.body
         if body is None:

@@ -19,12 +19,11 @@ from bitget_fast._c cimport (
     bf_sha256_current, bf_sha256_select, bf_sha256_shani_available, bf_span,
 )
 
+from bitget_fast._text cimport ascii_view
 from bitget_fast.errors import ConfigurationError
 
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
-    bint PyUnicode_IS_COMPACT_ASCII(object s)
-    void *PyUnicode_DATA(object s)
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
 
 
@@ -99,18 +98,6 @@ if sizeof(bf_hmac_key) != 16 * sizeof(uint32_t):
     raise ImportError("bitget_fast.signing: bf_hmac_key layout does not match Signer")
 
 
-cdef inline const char *_ascii(str s, Py_ssize_t *size, str what) except NULL:
-    # ASCII str -> its own bytes, no copy. Compact ASCII strings (what Python
-    # makes for every ASCII literal or decode) are read in place with no call.
-    if s is None:
-        raise TypeError(f"{what} must be str, not None")
-    if PyUnicode_IS_COMPACT_ASCII(s):
-        size[0] = PyUnicode_GET_LENGTH(s)
-        return <const char *>PyUnicode_DATA(s)
-    cdef const char *p = PyUnicode_AsUTF8AndSize(s, size)
-    if size[0] != PyUnicode_GET_LENGTH(s):
-        raise ValueError(f"{what} must be ASCII")
-    return p
 
 
 def prehash(long long timestamp, str method not None, str path not None, query=None, body=None):
@@ -127,7 +114,7 @@ def prehash(long long timestamp, str method not None, str path not None, query=N
     if query is not None:
         if not isinstance(query, str):
             raise TypeError("query must be str or None")
-        _ascii(<str>query, &size, "query")
+        ascii_view(<str>query, &size, "query")
         if size:
             parts.append(b"?")
             parts.append((<str>query).encode("ascii"))
@@ -266,8 +253,8 @@ cdef class Signer:
         on the wire.
         """
         cdef Py_ssize_t mlen, plen, qlen = 0, blen = 0
-        cdef const char *m = _ascii(method, &mlen, "method")
-        cdef const char *p = _ascii(path, &plen, "path")
+        cdef const char *m = ascii_view(method, &mlen, "method")
+        cdef const char *p = ascii_view(path, &plen, "path")
         cdef const char *q = NULL
         cdef const char *b = NULL
         cdef Py_buffer view
@@ -276,7 +263,7 @@ cdef class Signer:
         if query is not None:
             if not isinstance(query, str):
                 raise TypeError("query must be str or None")
-            q = _ascii(<str>query, &qlen, "query")
+            q = ascii_view(<str>query, &qlen, "query")
         if body is not None:
             if PyBytes_CheckExact(body):
                 b = PyBytes_AS_STRING(body)
