@@ -495,10 +495,10 @@ cdef class RestBase:
             changes_orders = path in _ORDER_PATHS
         req = Request(method, path, query, raw, signed, changes_orders, fut, decode)
         if limited:
-            if self.limiter.delay(path, _monotonic()) > 0:
-                self._dispatch(req)   # waits for the window (or refuses)
+            wait = self.limiter.delay(path, _monotonic())
+            if wait > 0:
+                self._rate_wait(req, wait)   # waits for the window (or refuses)
                 return fut
-            limited = False
         while self._idle:
             conn = <RestConnection>self._idle.pop()
             if not conn.closed:

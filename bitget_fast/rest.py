@@ -304,18 +304,9 @@ class RestClient(RestBase):
         """Send ``req`` when its endpoint's limit allows (``limited``: not yet counted) and a
         connection is free; queue it (opening a connection) otherwise."""
         if limited and self.enforce_rate_limits:
-            now = time.monotonic()
-            wait = self.limiter.delay(req.path, now)
+            wait = self.limiter.delay(req.path, time.monotonic())
             if wait > 0:
-                if req.changes_orders and wait > self.max_rate_wait_s:
-                    self._finish_error(req, RateLimitError(
-                        "429", f"not sent: {req.path} is over its rate limit for another "
-                        f"{wait:.2f} s (client-side limiter; max_rate_wait_s="
-                        f"{self.max_rate_wait_s})", path=req.path))
-                    return
-                self.counters["rate_waits"] += 1
-                assert self._loop is not None
-                self._loop.call_later(wait, self._dispatch, req)
+                self._rate_wait(req, wait)
                 return
         if self._idle:
             conn = self._idle.pop()
@@ -327,6 +318,19 @@ class RestClient(RestBase):
         self._queue.append(req)
         if len(self._conns) + self._connecting < self.max_connections:
             self._spawn(self._open())
+
+    def _rate_wait(self, req: _Request, wait: float) -> None:
+        """``req``'s endpoint is over its limit for ``wait`` s: dispatch it then, or refuse
+        an order that would wait longer than ``max_rate_wait_s``."""
+        if req.changes_orders and wait > self.max_rate_wait_s:
+            self._finish_error(req, RateLimitError(
+                "429", f"not sent: {req.path} is over its rate limit for another "
+                f"{wait:.2f} s (client-side limiter; max_rate_wait_s="
+                f"{self.max_rate_wait_s})", path=req.path))
+            return
+        self.counters["rate_waits"] += 1
+        assert self._loop is not None
+        self._loop.call_later(wait, self._dispatch, req)
 
     def _send(self, conn: RestConnection, req: _Request) -> None:
         if req.future.done():  # the caller gave up (cancelled) before it could be sent

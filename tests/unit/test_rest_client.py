@@ -11,7 +11,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from bitget_fast import Credentials, ExchangeError, OutcomeUnknownError, ProtocolError, RestClient
+from bitget_fast import (
+    Credentials,
+    ExchangeError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitError,
+    RestClient,
+)
 
 PLACE = "/api/v2/mix/order/place-order"
 TIME_REPLY = (b'HTTP/1.1 200 OK\r\nContent-Length: 77\r\n\r\n'
@@ -163,3 +170,34 @@ def test_demo_uses_the_demo_hosts_and_header():
     assert b"paptrading: 1\r\n" in bp.rest._signed_head
     public = RestClient("http://127.0.0.1:9", None, demo=True)
     assert b"paptrading: 1\r\n" in public._public_head
+
+
+def test_client_side_limit_refuses_an_order_that_would_wait_too_long_and_delays_reads():
+    """place-order is 10/s: the 11th within the second is refused before it is sent when
+    the wait is over max_rate_wait_s; a read over its limit (20/s) waits for the window."""
+    body = b'{"code":"00000","msg":"success","requestTime":1,"data":{"a":1}}'
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    async def main() -> None:
+        server, url = await _peer(ok)
+        try:
+            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=2,
+                                  max_rate_wait_s=0.05, connections=1) as rc:
+                for _ in range(10):
+                    assert await rc.submit("POST", PLACE, body={"n": 1}) == {"a": 1}
+                sent = rc.stats()["requests"]
+                with pytest.raises(RateLimitError, match="not sent: .* over its rate limit"):
+                    await rc.submit("POST", PLACE, body={"n": 1})
+                assert rc.stats()["requests"] == sent
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+                tickers = [rc.submit("GET", "/api/v2/mix/market/ticker", params={"symbol": "X"},
+                                     signed=False) for _ in range(21)]
+                assert await asyncio.gather(*tickers) == [{"a": 1}] * 21
+                assert rc.stats()["rate_waits"] >= 1 and loop.time() - t0 > 0.5
+        finally:
+            await asyncio.sleep(0.05)   # the peer's handlers see the client's close
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
