@@ -5,7 +5,14 @@
  * The input is untrusted: every read goes through bf_scan.h's bounded cursor or
  * an explicit length check. The framer is incremental: keep the bf_http_msg
  * between calls on the same response (zero it for each new one) and call again
- * with the whole buffered response when at least `need` bytes are there.
+ * with the whole buffered response (buf[0] its first byte; the bytes given before,
+ * and maybe more) and the same max_body, when at least `need` bytes are there.
+ *
+ * Work: each call scans only the bytes not scanned before (an incomplete head,
+ * chunk-size line or trailer line resumes where the last call stopped), plus at
+ * most 3 bytes of the head (a CRLFCRLF across the old end) or the 15 digits of a
+ * chunk size again. A response trickled in n calls costs O(its bytes + n), not
+ * O(bytes x n). Errors are reported at the offending byte, whatever the split.
  * Portable C99, no Python.h.
  */
 #ifndef BF_HTTP_H
@@ -14,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest status line + headers accepted, and longest chunk-size line / trailer block. */
+/* Longest status line + headers accepted (and trailer section), and longest chunk-size
+ * line (its bytes before CRLF). */
 #define BF_HTTP_MAX_HEAD 65536u
 #define BF_HTTP_MAX_CHUNK_LINE 4096u
 
@@ -41,6 +49,11 @@ typedef struct {
     int64_t content_length; /* -1: none */
     size_t chunk_pos;       /* next chunk-size line or trailer line (chunked) */
     size_t trailer_start;   /* first trailer line; 0 while in the chunks */
+    /* Where the scan of an incomplete head, chunk-size line or trailer line goes on (0: from
+     * its start), and what the scan before it saw: each byte is scanned once, however the
+     * response is split. Offsets here are from the response's first byte, as buf[0] is. */
+    size_t scan_pos;
+    int scan_state;
 } bf_http_msg;
 
 /* Frame one response at buf[0..len). `eof`: the connection has ended (completes a
