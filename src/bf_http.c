@@ -15,6 +15,9 @@ extern unsigned long long BF_HTTP_WORK;
 #define WORK(n) ((void)(n))
 #endif
 
+static const char CHUNKED_OVER[] =
+    "the reply's chunked body (with its chunk lines) is over the size limit";
+
 static int fail(bf_http_msg *m, const char *why, size_t at)
 {
     m->error = why;
@@ -349,6 +352,14 @@ static int trailer_line(const uint8_t *b, size_t pos, size_t len, size_t *next, 
     return 0;
 }
 
+/* One past the last byte the chunks of a body after `head` may take: see
+ * BF_HTTP_CHUNKED_SLACK (SIZE_MAX when the limit is beyond any buffer). */
+static size_t chunked_raw_end(size_t head, size_t max_body)
+{
+    size_t room = SIZE_MAX - head - BF_HTTP_CHUNKED_SLACK; /* head <= BF_HTTP_MAX_HEAD */
+    return max_body > room / 2 ? SIZE_MAX : head + 2 * max_body + BF_HTTP_CHUNKED_SLACK;
+}
+
 int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_http_msg *m)
 {
     if (m->head_len == 0) {
@@ -392,17 +403,22 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
         m->total = len;
         return BF_HTTP_DONE;
     }
-    /* chunked: resume at the next chunk (or trailer) line */
+    /* chunked: resume at the next chunk (or trailer) line; the chunks end before raw_end */
+    size_t raw_end = chunked_raw_end(head, max_body);
     size_t pos = m->chunk_pos;
     for (;;) {
         if (m->trailer_start == 0) {
             uint64_t size;
             size_t next;
-            int r = chunk_line(buf, pos, len, max_body, &size, &next, m);
+            size_t lim = len < raw_end ? len : raw_end;
+            int r = chunk_line(buf, pos, lim, max_body, &size, &next, m);
             if (r < 0)
                 return r;
-            if (r == 0)
+            if (r == 0) {
+                if (lim < len) /* the line goes on past the limit: refused at that byte */
+                    return fail(m, CHUNKED_OVER, lim);
                 return more(m, len + 1, eof, len, "the connection closed inside a chunked reply");
+            }
             if (size == 0) {
                 m->trailer_start = next;
                 pos = m->chunk_pos = next;
@@ -411,6 +427,8 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
             }
             if (size > max_body - m->body_len)
                 return fail(m, "the reply's body is over the size limit", pos);
+            if (raw_end - next < 2 || size > raw_end - next - 2) /* next <= raw_end */
+                return fail(m, CHUNKED_OVER, pos);
             size_t data_end = next + (size_t)size;
             if (len < data_end + 2)
                 return more(m, data_end + 2, eof, len, "the connection closed inside a chunked reply");

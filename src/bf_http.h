@@ -26,6 +26,19 @@
 #define BF_HTTP_MAX_HEAD 65536u
 #define BF_HTTP_MAX_CHUNK_LINE 4096u
 
+/* The raw bytes of a chunked body in the stream -- chunk-size lines with their extensions,
+ * chunk data and CRLFs, up to the end of the last-chunk line -- may be at most
+ * 2 * max_body + BF_HTTP_CHUNKED_SLACK (the trailers have their own limit, BF_HTTP_MAX_HEAD).
+ * max_body bounds the de-chunked size only; without this, 1-byte chunks with 4 KiB
+ * extensions would have the connection buffer ~4 KiB per body byte (a 64 MiB limit letting
+ * through ~256 GiB). Twice max_body lets the chunk framing be as large as the data it
+ * frames: servers send a few bytes of framing per chunk of kilobytes ("1000\r\n" + 4096 +
+ * "\r\n"), so no reply within max_body is refused for how it is chunked, while max_body +
+ * a constant would refuse a large body sent in small chunks. The slack (a head's worth)
+ * keeps a small max_body usable. A chunked reply buffered whole is then at most
+ * BF_HTTP_MAX_HEAD + 2 * max_body + BF_HTTP_CHUNKED_SLACK + BF_HTTP_MAX_HEAD + 2 bytes. */
+#define BF_HTTP_CHUNKED_SLACK BF_HTTP_MAX_HEAD
+
 enum {
     BF_HTTP_ERROR = -1, /* malformed or over a limit: m->error says why, at m->error_at */
     BF_HTTP_MORE = 0,   /* incomplete: call again once the buffer holds m->need bytes */
@@ -58,7 +71,8 @@ typedef struct {
 
 /* Frame one response at buf[0..len). `eof`: the connection has ended (completes a
  * body without length; makes anything else incomplete an error). `max_body`:
- * larger bodies are an error. Returns BF_HTTP_DONE, BF_HTTP_MORE or BF_HTTP_ERROR. */
+ * larger bodies are an error, and chunked bodies over 2 * max_body +
+ * BF_HTTP_CHUNKED_SLACK raw bytes. Returns BF_HTTP_DONE, BF_HTTP_MORE or BF_HTTP_ERROR. */
 int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_http_msg *m);
 
 /* The body's first byte, for a framed response that is not chunked. */

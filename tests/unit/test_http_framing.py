@@ -689,6 +689,90 @@ def test_body_over_max_body_chunked():
     refused(chunked([b"x"] * 101), "body is over the size limit", max_body=100)
 
 
+# The raw bytes of a chunked body (chunk-size lines, extensions, data, CRLFs, up to the end of
+# the last-chunk line) are bounded by 2 * max_body + BF_HTTP_CHUNKED_SLACK, not only the body.
+CHUNKED_SLACK = MAX_HEAD
+CHUNKED_OVER = "the reply's chunked body (with its chunk lines) is over the size limit"
+
+
+def raw_limit(max_body: int) -> int:
+    return 2 * max_body + CHUNKED_SLACK
+
+
+def chunked_over_at(raw: bytes, max_body: int) -> int | None:
+    """Where the framer refuses the chunks ``raw`` (after CHUNKED_HEAD) for their raw size: at
+    the first byte of a chunk-size line past the limit, or at the line of a chunk whose data
+    and CRLF would end past it; None if within."""
+    limit, pos = raw_limit(max_body), 0
+    while True:
+        eol = raw.index(b"\r\n", pos) + 2
+        if eol > limit:
+            return len(CHUNKED_HEAD) + limit
+        size = int(raw[pos:eol].split(b";")[0].strip(), 16)
+        if size == 0:
+            return None
+        if eol + size + 2 > limit:
+            return len(CHUNKED_HEAD) + pos
+        pos = eol + size + 2
+
+
+def test_chunked_raw_size_tiny_chunks_with_long_extensions():
+    # regression: only the de-chunked size was bounded, so 1-byte chunks with 4 KiB chunk
+    # lines made the connection buffer ~4 KiB per body byte (70 KB for 17 bytes here)
+    line = b"1;" + b"e" * (MAX_CHUNK_LINE - 2)
+    raw = (line + b"\r\nx\r\n") * 17 + b"0\r\n"
+    assert len(raw) > raw_limit(100)
+    at = chunked_over_at(raw, 100)
+    assert at == len(CHUNKED_HEAD) + raw_limit(100)   # inside the 17th chunk-size line
+    err = refused(CHUNKED_HEAD + raw + b"\r\n", CHUNKED_OVER, max_body=100)
+    assert f"(byte {at} of the reply)" in str(err)
+    # refused while it arrives, not at its end
+    refused([CHUNKED_HEAD] + in_pieces(raw[:at - len(CHUNKED_HEAD) + 1], 1000), CHUNKED_OVER,
+            max_body=100)
+    # the same within a larger limit
+    assert ok(CHUNKED_HEAD + raw + b"\r\n", max_body=4000) == [(200, b"x" * 17, True)]
+
+
+def test_chunked_raw_size_many_one_byte_chunks():
+    body = bytes(range(256)) * 75
+    raw = chunked([body[i:i + 1] for i in range(len(body))])[len(CHUNKED_HEAD):-2]
+    max_body = len(body) + 800     # the body is within max_body, its 6 raw bytes per byte not
+    at = chunked_over_at(raw, max_body)
+    assert at is not None
+    err = refused(CHUNKED_HEAD + raw + b"\r\n", CHUNKED_OVER, max_body=max_body)
+    assert f"(byte {at} of the reply)" in str(err)
+    assert ok(CHUNKED_HEAD + raw + b"\r\n", max_body=3 * len(body)) == [(200, body, True)]
+
+
+def test_chunked_raw_size_at_the_limit():
+    line = b"1;" + b"e" * (MAX_CHUNK_LINE - 2)
+    chunks = (line + b"\r\nx\r\n") * 16
+    last = b"0;" + b"e" * (raw_limit(100) - len(chunks) - 4) + b"\r\n"
+    assert len(chunks + last) == raw_limit(100)
+    assert ok(CHUNKED_HEAD + chunks + last + b"\r\n", max_body=100) == [(200, b"x" * 16, True)]
+    # a byte more: the last-chunk line's LF is the first byte over the limit
+    data = CHUNKED_HEAD + chunks + last[:2] + b"e" + last[2:] + b"\r\n"
+    err = refused(data, CHUNKED_OVER, max_body=100)
+    assert f"(byte {len(CHUNKED_HEAD) + raw_limit(100)} of the reply)" in str(err)
+    # a chunk whose data would end past the limit: refused at its chunk-size line, before
+    # its data arrives
+    big = b"54;" + b"e" * 40 + b"\r\n"
+    data = CHUNKED_HEAD + chunks + big + b"y" * 0x54 + b"\r\n0\r\n\r\n"
+    at = len(CHUNKED_HEAD) + len(chunks)
+    assert chunked_over_at(data[len(CHUNKED_HEAD):], 100) == at
+    err = refused(data, CHUNKED_OVER, max_body=100)
+    assert f"(byte {at} of the reply)" in str(err)
+    refused(data[:at + len(big)], CHUNKED_OVER, max_body=100)
+
+
+def test_chunked_body_of_max_body_in_small_chunks_is_accepted():
+    # framing as large as the data is within the limit: 13 raw bytes per 8 body bytes
+    body = BIG[:80000]
+    chunks = [body[i:i + 8] for i in range(0, len(body), 8)]
+    assert ok(chunked(chunks), max_body=len(body)) == [(200, body, True)]
+    assert ok(chunked([b"x"] * 100), max_body=100) == [(200, b"x" * 100, True)]
+
+
 def test_body_over_max_body_read_to_close():
     head = b"HTTP/1.1 200 OK\r\n\r\n"
     # refused while the body arrives, before the connection ends
