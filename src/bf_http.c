@@ -6,6 +6,18 @@
 
 #include "bf_scan.h"
 
+/* Tests build with -DBF_HTTP_WORK=<a counter> to count the bytes the scans look at
+ * (tests/fuzz/c/http_fuzz_main.c checks that it stays linear in the bytes given). */
+#ifdef BF_HTTP_WORK
+extern unsigned long long BF_HTTP_WORK;
+#define WORK(n) (BF_HTTP_WORK += (unsigned long long)(n))
+#else
+#define WORK(n) ((void)(n))
+#endif
+
+static const char CHUNKED_OVER[] =
+    "the reply's chunked body (with its chunk lines) is over the size limit";
+
 static int fail(bf_http_msg *m, const char *why, size_t at)
 {
     m->error = why;
@@ -46,17 +58,20 @@ static int same(const uint8_t *b, size_t n, const char *lit)
     return 1;
 }
 
-/* Offset just past the first CRLFCRLF in b[0..len), or 0. */
-static size_t find_head_end(const uint8_t *b, size_t len)
+/* Offset just past the first CRLFCRLF in b[0..len) that starts at or after `from`, or 0. */
+static size_t find_head_end(const uint8_t *b, size_t from, size_t len)
 {
-    for (size_t i = 0; i + 3 < len; i++) {
+    for (size_t i = from; i + 3 < len; i++) {
         const uint8_t *cr = memchr(b + i, '\r', len - 3 - i);
         if (cr == NULL)
-            return 0;
+            break;
         i = (size_t)(cr - b);
-        if (b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n')
+        if (b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+            WORK(i + 4 - from);
             return i + 4;
+        }
     }
+    WORK(len > from ? len - from : 0);
     return 0;
 }
 
@@ -242,12 +257,16 @@ static int more(bf_http_msg *m, size_t need, int eof, size_t len, const char *wh
     return BF_HTTP_MORE;
 }
 
-/* Hex chunk size at b[i..): digits, optional extension, CRLF.
+/* A chunk-size line at b[start..len): hex digits, whitespace, then ';' and chunk extensions
+ * (ignored), CRLF; at most BF_HTTP_MAX_CHUNK_LINE bytes before the CRLF.
+ * An incomplete line is not read again from its start: the next call resumes at m->scan_pos
+ * (m->scan_state: a ';' was before it), so each byte is looked at once, but for the at most 15
+ * digits, read again on each call to rebuild the size.
  * 1: parsed (*size, *next); 0: incomplete; -1: error. */
-static int chunk_line(const uint8_t *b, size_t i, size_t len, size_t max_body,
+static int chunk_line(const uint8_t *b, size_t start, size_t len, size_t max_body,
                       uint64_t *size, size_t *next, bf_http_msg *m)
 {
-    size_t start = i;
+    size_t i = start;
     uint64_t v = 0;
     int nd = 0;
     while (i < len && bf_hex_value(b[i]) >= 0) {
@@ -259,14 +278,22 @@ static int chunk_line(const uint8_t *b, size_t i, size_t len, size_t max_body,
     if (i < len && nd == 0)
         return fail(m, "bad chunk size in the reply", i);
     int ext = 0;
-    while (i < len && b[i] != '\r') { /* whitespace, then ';' and chunk extensions (ignored) */
-        if (nd == 0 || !is_value(b[i]) || (!ext && b[i] != ';' && !is_ows(b[i])))
+    if (m->scan_pos > i && m->scan_pos <= len) { /* checked by an earlier call */
+        i = m->scan_pos;
+        ext = m->scan_state;
+    }
+    size_t from = i;
+    while (i < len && b[i] != '\r') { /* whitespace, then ';' and chunk extensions */
+        if (!is_value(b[i]) || (!ext && b[i] != ';' && !is_ows(b[i])))
             return fail(m, "bad chunk size line in the reply", i);
-        ext |= b[i] == ';';
-        if (i - start > BF_HTTP_MAX_CHUNK_LINE)
+        if (i - start >= BF_HTTP_MAX_CHUNK_LINE)
             return fail(m, "chunk size line too long in the reply", i);
+        ext |= b[i] == ';';
         i++;
     }
+    WORK((size_t)nd + (i - from));
+    m->scan_pos = i; /* also when complete: a call waiting for the chunk's data reads 15 bytes */
+    m->scan_state = ext;
     if (i + 1 >= len)
         return 0;
     if (b[i + 1] != '\n')
@@ -276,22 +303,84 @@ static int chunk_line(const uint8_t *b, size_t i, size_t len, size_t max_body,
     return 1;
 }
 
+/* A trailer line at b[pos..len): checked as a header line (name ':' value CRLF, the same
+ * errors as header_line), its content ignored; no byte at or past trailer_start +
+ * BF_HTTP_MAX_HEAD. Resumable like chunk_line: m->scan_pos is where the next call goes on,
+ * m->scan_state which part of the line it is in.
+ * 1: parsed (*next); 0: incomplete; -1: error. */
+enum { T_NAME = 0, T_VALUE, T_LF };
+
+static int trailer_line(const uint8_t *b, size_t pos, size_t len, size_t *next, bf_http_msg *m)
+{
+    size_t i = pos;
+    int part = T_NAME;
+    if (m->scan_pos > pos && m->scan_pos <= len) { /* checked by an earlier call */
+        i = m->scan_pos;
+        part = m->scan_state;
+    }
+    size_t from = i;
+    for (; i < len; i++) {
+        uint8_t c = b[i];
+        if (i - m->trailer_start >= BF_HTTP_MAX_HEAD)
+            return fail(m, "the reply's trailers are over 64 KiB", i);
+        if (part == T_NAME) {
+            if (is_tchar(c))
+                continue;
+            if (i == pos)
+                return fail(m, is_ows(c) ? "folded header line (obs-fold) in the reply"
+                                         : "bad header name in the reply", i);
+            if (c != ':')
+                return fail(m, "bad header name in the reply", i);
+            part = T_VALUE;
+        } else if (part == T_VALUE) {
+            if (is_value(c))
+                continue;
+            if (c != '\r')
+                return fail(m, "bad byte in a header value of the reply", i);
+            part = T_LF;
+        } else {
+            if (c != '\n')
+                return fail(m, "header line not ended by CRLF in the reply", i);
+            WORK(i + 1 - from);
+            *next = i + 1;
+            return 1;
+        }
+    }
+    WORK(i - from);
+    m->scan_pos = i;
+    m->scan_state = part;
+    return 0;
+}
+
+/* One past the last byte the chunks of a body after `head` may take: see
+ * BF_HTTP_CHUNKED_SLACK (SIZE_MAX when the limit is beyond any buffer). */
+static size_t chunked_raw_end(size_t head, size_t max_body)
+{
+    size_t room = SIZE_MAX - head - BF_HTTP_CHUNKED_SLACK; /* head <= BF_HTTP_MAX_HEAD */
+    return max_body > room / 2 ? SIZE_MAX : head + 2 * max_body + BF_HTTP_CHUNKED_SLACK;
+}
+
 int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_http_msg *m)
 {
     if (m->head_len == 0) {
+        /* an incomplete head is searched again from where the last search stopped (the
+         * 3 bytes before its end may start the CRLFCRLF) */
         size_t lim = len < BF_HTTP_MAX_HEAD ? len : BF_HTTP_MAX_HEAD;
-        size_t end = find_head_end(buf, lim);
+        size_t from = m->scan_pos <= lim ? m->scan_pos : 0;
+        size_t end = find_head_end(buf, from, lim);
         if (end == 0) {
             size_t k = len < 7 ? len : 7;
             if (memcmp(buf, "HTTP/1.", k) != 0)
                 return fail(m, "the reply does not start with an HTTP/1.0 or HTTP/1.1 status line", 0);
             if (len >= BF_HTTP_MAX_HEAD)
                 return fail(m, "the reply's head is over 64 KiB", lim);
+            m->scan_pos = lim > 3 ? lim - 3 : 0;
             return more(m, len + 1, eof, len, "the connection closed inside the reply's head");
         }
         if (parse_head(buf, end, max_body, m) < 0)
             return BF_HTTP_ERROR;
         m->head_len = end;
+        m->scan_pos = 0;
     }
     size_t head = m->head_len;
     if (m->content_length >= 0) {
@@ -304,8 +393,8 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
     }
     if (m->until_eof) {
         size_t body = len - head;
-        if (body > max_body)
-            return fail(m, "the reply's body is over the size limit", len);
+        if (body > max_body) /* at the first byte over the limit, however the bytes came */
+            return fail(m, "the reply's body is over the size limit", head + max_body);
         if (!eof) {
             m->need = len + 1;
             return BF_HTTP_MORE;
@@ -314,27 +403,32 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
         m->total = len;
         return BF_HTTP_DONE;
     }
-    /* chunked: resume at the next chunk (or trailer) line */
+    /* chunked: resume at the next chunk (or trailer) line; the chunks end before raw_end */
+    size_t raw_end = chunked_raw_end(head, max_body);
     size_t pos = m->chunk_pos;
     for (;;) {
         if (m->trailer_start == 0) {
             uint64_t size;
             size_t next;
-            int r = chunk_line(buf, pos, len, max_body, &size, &next, m);
+            size_t lim = len < raw_end ? len : raw_end;
+            int r = chunk_line(buf, pos, lim, max_body, &size, &next, m);
             if (r < 0)
                 return r;
             if (r == 0) {
-                if (len - pos > BF_HTTP_MAX_CHUNK_LINE)
-                    return fail(m, "chunk size line too long in the reply", len);
+                if (lim < len) /* the line goes on past the limit: refused at that byte */
+                    return fail(m, CHUNKED_OVER, lim);
                 return more(m, len + 1, eof, len, "the connection closed inside a chunked reply");
             }
             if (size == 0) {
                 m->trailer_start = next;
                 pos = m->chunk_pos = next;
+                m->scan_pos = 0;
                 continue;
             }
-            if (m->body_len + size > max_body)
+            if (size > max_body - m->body_len)
                 return fail(m, "the reply's body is over the size limit", pos);
+            if (raw_end - next < 2 || size > raw_end - next - 2) /* next <= raw_end */
+                return fail(m, CHUNKED_OVER, pos);
             size_t data_end = next + (size_t)size;
             if (len < data_end + 2)
                 return more(m, data_end + 2, eof, len, "the connection closed inside a chunked reply");
@@ -342,6 +436,7 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
                 return fail(m, "chunk data not followed by CRLF in the reply", data_end);
             m->body_len += (size_t)size;
             pos = m->chunk_pos = data_end + 2;
+            m->scan_pos = 0;
         } else {
             if (len - pos < 2)
                 return more(m, pos + 2, eof, len, "the connection closed inside a chunked reply");
@@ -351,18 +446,14 @@ int bf_http_frame(const uint8_t *buf, size_t len, int eof, size_t max_body, bf_h
                 m->total = pos + 2;
                 return BF_HTTP_DONE;
             }
-            size_t ne, vs, ve, next;
-            int r = header_line(buf, pos, len, &ne, &vs, &ve, &next, m);
+            size_t next;
+            int r = trailer_line(buf, pos, len, &next, m);
             if (r < 0)
                 return r;
-            if (r == 0) {
-                if (len - m->trailer_start > BF_HTTP_MAX_HEAD)
-                    return fail(m, "the reply's trailers are over 64 KiB", len);
+            if (r == 0)
                 return more(m, len + 1, eof, len, "the connection closed inside a chunked reply");
-            }
-            if (next - m->trailer_start > BF_HTTP_MAX_HEAD)
-                return fail(m, "the reply's trailers are over 64 KiB", next);
             pos = m->chunk_pos = next;
+            m->scan_pos = 0;
         }
     }
 }

@@ -3,7 +3,10 @@
 Concrete cases: every way a body is delimited (Content-Length, chunked, read-to-close,
 none for 1xx/204/304), keep-alive for HTTP/1.0 and 1.1, pipelining, splitting a stream
 at every byte, large bodies, and each malformed input the framer refuses: the error is a
-ProtocolError naming the problem, and nothing is delivered after it.
+ProtocolError naming the problem and its offset, and nothing is delivered after it. Every
+case is also fed one byte at a time, which must give the same responses and the same error
+(message and offset): an incomplete head, chunk-size line or trailer line is not scanned
+again from its start on each byte.
 tests/fuzz/test_http_fuzz.py compares the framer with httptools (llhttp) on generated and
 mutated streams.
 """
@@ -16,6 +19,9 @@ from bitget_fast._http import DEFAULT_MAX_BODY, HttpFramer
 from bitget_fast.errors import ProtocolError
 
 MAX_HEAD = 65536
+MAX_CHUNK_LINE = 4096
+# Streams up to this size are also fed one byte at a time by ok() and refused().
+BYTEWISE_MAX = 1 << 18
 
 
 def frame(data: bytes | list[bytes], *, eof: bool = False,
@@ -29,10 +35,24 @@ def frame(data: bytes | list[bytes], *, eof: bool = False,
     return f
 
 
+def joined(data: bytes | list[bytes]) -> bytes:
+    return data if isinstance(data, bytes) else b"".join(data)
+
+
+def bytewise(data: bytes | list[bytes]) -> list[bytes]:
+    data = joined(data)
+    return [data[i:i + 1] for i in range(len(data))]
+
+
 def ok(data: bytes | list[bytes], *, eof: bool = False, **kw) -> list[tuple[int, bytes, bool]]:
-    """The responses framed from ``data``, which must hold no error."""
+    """The responses framed from ``data``, which must hold no error; the same one byte at a
+    time."""
     f = frame(data, eof=eof, **kw)
     assert f.error is None, f.error
+    if len(joined(data)) <= BYTEWISE_MAX:
+        g = frame(bytewise(data), eof=eof, **kw)
+        assert g.error is None, g.error
+        assert g.responses == f.responses and g.buffered == f.buffered
     return f.responses
 
 
@@ -43,6 +63,10 @@ def refused(data: bytes | list[bytes], why: str, *, eof: bool = False, delivered
     assert isinstance(f.error, ProtocolError), (f.error, f.responses)
     assert why in str(f.error), str(f.error)
     assert f.responses == list(delivered)
+    if len(joined(data)) <= BYTEWISE_MAX:
+        # one byte at a time: the same error at the same offset, after the same responses
+        g = frame(bytewise(data), eof=eof, **kw)
+        assert str(g.error) == str(f.error) and g.responses == f.responses
     # the framer is closed: nothing more is framed or delivered, the error stays
     err = f.error
     f.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
@@ -357,6 +381,110 @@ def test_every_split_of_a_response_waits_for_its_last_byte():
         assert f.responses == [(200, b"abcde", True)]
 
 
+# -- trickled: one byte per segment -----------------------------------------------------------
+# A peer may send a response one byte per TCP segment. Each byte is one call of the framer;
+# an incomplete head (or chunk-size line, or trailer line) must not be scanned again from its
+# start on each call, or a 64 KiB head costs 2 G byte comparisons. (These complete well
+# within the test timeout; tests/fuzz's C self-test counts the bytes scanned.)
+
+def trickled(data: bytes, **kw) -> HttpFramer:
+    f = HttpFramer(**kw)
+    for i in range(len(data)):
+        f.feed(data[i:i + 1])
+    return f
+
+
+def long_head(size: int) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\n"
+    i = 0
+    while len(head) < size - 64:
+        head += b"X-%05d: v\r\n" % i
+        i += 1
+    return head + b"Content-Length: 2\r\n\r\n"
+
+
+def test_head_of_almost_64_kib_one_byte_at_a_time():
+    data = long_head(MAX_HEAD - 16)
+    assert MAX_HEAD - 100 < len(data) <= MAX_HEAD
+    f = trickled(data + b"ok" + cl(b"next"))
+    assert f.error is None
+    assert f.responses == [(200, b"ok", True), (200, b"next", True)] and f.buffered == 0
+
+
+def test_one_header_value_of_almost_64_kib_one_byte_at_a_time():
+    data = b"HTTP/1.1 200 OK\r\nX: " + b"v" * (MAX_HEAD - 64) + b"\r\nContent-Length: 2\r\n\r\nok"
+    f = trickled(data)
+    assert f.error is None and f.responses == [(200, b"ok", True)]
+
+
+def test_endless_head_one_byte_at_a_time():
+    data = b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * (MAX_HEAD // 6 + 10)
+    f = trickled(data)
+    assert "the reply's head is over 64 KiB (byte 65536 of the reply)" in str(f.error)
+
+
+def test_long_chunk_size_lines_one_byte_at_a_time():
+    line = b"00000000000001;" + b"e" * (MAX_CHUNK_LINE - 15)
+    assert len(line) == MAX_CHUNK_LINE
+    data = CHUNKED_HEAD + (line + b"\r\nx\r\n") * 12 + b"0;" + b"e" * 4000 + b"\r\n\r\n"
+    f = trickled(data)
+    assert f.error is None and f.responses == [(200, b"x" * 12, True)]
+
+
+def test_trailer_line_of_almost_64_kib_one_byte_at_a_time():
+    data = chunked([b"abc"], trailers=b"T: " + b"t" * (MAX_HEAD - 8) + b"\r\n")
+    f = trickled(data)
+    assert f.error is None and f.responses == [(200, b"abc", True)]
+    data = chunked([b"abc"], trailers=b"T: v\r\n" * 5000)
+    f = trickled(data)
+    assert f.error is None and f.responses == [(200, b"abc", True)]
+
+
+def test_chunk_size_line_of_exactly_the_limit_whatever_the_split():
+    # regression: while the line arrived, it was refused once the buffered line (with its CR)
+    # was over the limit, although the whole line is within it
+    line = b"3;" + b"e" * (MAX_CHUNK_LINE - 2)
+    data = CHUNKED_HEAD + line + b"\r\nabc\r\n0\r\n\r\n"
+    end = len(CHUNKED_HEAD) + len(line)
+    for pieces in ([data], [data[:end + 1], data[end + 1:]], [data[:end], data[end:]],
+                   bytewise(data)):
+        assert ok(pieces) == [(200, b"abc", True)]
+    # a byte more before the CRLF: refused at that byte, however it arrives
+    data = CHUNKED_HEAD + line + b"e\r\nabc\r\n0\r\n\r\n"
+    for pieces in ([data], [data[:end + 1], data[end + 1:]], [data[:end + 2], data[end + 2:]]):
+        err = refused(pieces, "chunk size line too long")
+        assert f"(byte {end} of the reply)" in str(err)
+
+
+def test_state_survives_the_buffer_being_compacted():
+    # the response left incomplete after a whole one is moved to the buffer's start; its
+    # scan state is kept in offsets from the response's first byte
+    second = (b"HTTP/1.1 200 OK\r\nX-Long: " + b"l" * 3000 + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + b"5;" + b"e" * 3000 + b"\r\nhello\r\n0\r\nT: " + b"t" * 3000 + b"\r\n\r\n")
+    data = GOOD + second + GOOD
+    expected = [(200, b"good", True), (200, b"hello", True), (200, b"good", True)]
+    for cut in list(range(len(GOOD) + 1, len(GOOD) + len(second), 97)):
+        # the whole first response and part of the second in one piece, then byte by byte,
+        # either from the received bytes (nothing buffered) or from the connection's buffer
+        for first in ([data[:cut]], [data[:3], data[3:cut]]):
+            f = frame(first + bytewise(data[cut:]))
+            assert f.error is None and f.responses == expected, cut
+            assert f.buffered == 0
+
+
+def test_error_offsets_do_not_depend_on_the_split():
+    # the offset is that of the offending byte, not of the end of what had arrived
+    head = b"HTTP/1.1 200 OK\r\n\r\n"
+    for pieces in ([head + b"z" * 150], [head, b"z" * 60, b"z" * 90], bytewise(head + b"z" * 101)):
+        err = refused(pieces, "the reply's body is over the size limit", max_body=100)
+        assert f"(byte {len(head) + 100} of the reply)" in str(err)
+    trailer_head = CHUNKED_HEAD + b"3\r\nabc\r\n0\r\n"
+    for pieces in ([trailer_head + b"X: " + b"t" * (MAX_HEAD + 10)],
+                   [trailer_head] + in_pieces(b"X: " + b"t" * (MAX_HEAD + 10), 4096)):
+        err = refused(pieces, "trailers are over 64 KiB")
+        assert f"(byte {len(trailer_head) + MAX_HEAD} of the reply)" in str(err)
+
+
 # -- large bodies -----------------------------------------------------------------------------
 
 BIG = bytes((i * 7919) & 0xFF for i in range(1 << 20))
@@ -559,6 +687,90 @@ def test_body_over_max_body_chunked():
     refused(chunked([b"x" * 60, b"y" * 41]), "the reply's body is over the size limit",
             max_body=100)
     refused(chunked([b"x"] * 101), "body is over the size limit", max_body=100)
+
+
+# The raw bytes of a chunked body (chunk-size lines, extensions, data, CRLFs, up to the end of
+# the last-chunk line) are bounded by 2 * max_body + BF_HTTP_CHUNKED_SLACK, not only the body.
+CHUNKED_SLACK = MAX_HEAD
+CHUNKED_OVER = "the reply's chunked body (with its chunk lines) is over the size limit"
+
+
+def raw_limit(max_body: int) -> int:
+    return 2 * max_body + CHUNKED_SLACK
+
+
+def chunked_over_at(raw: bytes, max_body: int) -> int | None:
+    """Where the framer refuses the chunks ``raw`` (after CHUNKED_HEAD) for their raw size: at
+    the first byte of a chunk-size line past the limit, or at the line of a chunk whose data
+    and CRLF would end past it; None if within."""
+    limit, pos = raw_limit(max_body), 0
+    while True:
+        eol = raw.index(b"\r\n", pos) + 2
+        if eol > limit:
+            return len(CHUNKED_HEAD) + limit
+        size = int(raw[pos:eol].split(b";")[0].strip(), 16)
+        if size == 0:
+            return None
+        if eol + size + 2 > limit:
+            return len(CHUNKED_HEAD) + pos
+        pos = eol + size + 2
+
+
+def test_chunked_raw_size_tiny_chunks_with_long_extensions():
+    # regression: only the de-chunked size was bounded, so 1-byte chunks with 4 KiB chunk
+    # lines made the connection buffer ~4 KiB per body byte (70 KB for 17 bytes here)
+    line = b"1;" + b"e" * (MAX_CHUNK_LINE - 2)
+    raw = (line + b"\r\nx\r\n") * 17 + b"0\r\n"
+    assert len(raw) > raw_limit(100)
+    at = chunked_over_at(raw, 100)
+    assert at == len(CHUNKED_HEAD) + raw_limit(100)   # inside the 17th chunk-size line
+    err = refused(CHUNKED_HEAD + raw + b"\r\n", CHUNKED_OVER, max_body=100)
+    assert f"(byte {at} of the reply)" in str(err)
+    # refused while it arrives, not at its end
+    refused([CHUNKED_HEAD] + in_pieces(raw[:at - len(CHUNKED_HEAD) + 1], 1000), CHUNKED_OVER,
+            max_body=100)
+    # the same within a larger limit
+    assert ok(CHUNKED_HEAD + raw + b"\r\n", max_body=4000) == [(200, b"x" * 17, True)]
+
+
+def test_chunked_raw_size_many_one_byte_chunks():
+    body = bytes(range(256)) * 75
+    raw = chunked([body[i:i + 1] for i in range(len(body))])[len(CHUNKED_HEAD):-2]
+    max_body = len(body) + 800     # the body is within max_body, its 6 raw bytes per byte not
+    at = chunked_over_at(raw, max_body)
+    assert at is not None
+    err = refused(CHUNKED_HEAD + raw + b"\r\n", CHUNKED_OVER, max_body=max_body)
+    assert f"(byte {at} of the reply)" in str(err)
+    assert ok(CHUNKED_HEAD + raw + b"\r\n", max_body=3 * len(body)) == [(200, body, True)]
+
+
+def test_chunked_raw_size_at_the_limit():
+    line = b"1;" + b"e" * (MAX_CHUNK_LINE - 2)
+    chunks = (line + b"\r\nx\r\n") * 16
+    last = b"0;" + b"e" * (raw_limit(100) - len(chunks) - 4) + b"\r\n"
+    assert len(chunks + last) == raw_limit(100)
+    assert ok(CHUNKED_HEAD + chunks + last + b"\r\n", max_body=100) == [(200, b"x" * 16, True)]
+    # a byte more: the last-chunk line's LF is the first byte over the limit
+    data = CHUNKED_HEAD + chunks + last[:2] + b"e" + last[2:] + b"\r\n"
+    err = refused(data, CHUNKED_OVER, max_body=100)
+    assert f"(byte {len(CHUNKED_HEAD) + raw_limit(100)} of the reply)" in str(err)
+    # a chunk whose data would end past the limit: refused at its chunk-size line, before
+    # its data arrives
+    big = b"54;" + b"e" * 40 + b"\r\n"
+    data = CHUNKED_HEAD + chunks + big + b"y" * 0x54 + b"\r\n0\r\n\r\n"
+    at = len(CHUNKED_HEAD) + len(chunks)
+    assert chunked_over_at(data[len(CHUNKED_HEAD):], 100) == at
+    err = refused(data, CHUNKED_OVER, max_body=100)
+    assert f"(byte {at} of the reply)" in str(err)
+    refused(data[:at + len(big)], CHUNKED_OVER, max_body=100)
+
+
+def test_chunked_body_of_max_body_in_small_chunks_is_accepted():
+    # framing as large as the data is within the limit: 13 raw bytes per 8 body bytes
+    body = BIG[:80000]
+    chunks = [body[i:i + 8] for i in range(0, len(body), 8)]
+    assert ok(chunked(chunks), max_body=len(body)) == [(200, body, True)]
+    assert ok(chunked([b"x"] * 100), max_body=100) == [(200, b"x" * 100, True)]
 
 
 def test_body_over_max_body_read_to_close():
