@@ -8,10 +8,10 @@ order forward: a stale or replayed push (lower state, smaller filled size) is ig
 and a terminal state is final -- except that ``rejected``/``unknown`` give way to what
 the exchange later shows (a "rejected" order that the stream reports live is live).
 
-Fills are deduplicated by ``tradeId`` whichever way they arrive (``fill`` channel, the
-fill fields of an ``orders`` push, REST ``/order/fills``); an order's filled size is the
-larger of Bitget's cumulative figure and the sum of its fills, its fee the sum of its
-fills' fees.
+Fills are deduplicated by ``tradeId`` and ``orderId`` (both sides of a self-trade share the
+``tradeId``) whichever way they arrive (``fill`` channel, the fill fields of an ``orders``
+push, REST ``/order/fills``); an order's filled size is the larger of Bitget's cumulative
+figure and the sum of its fills, its fee the sum of its fills' fees.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class OrderTracker:
                  on_fill: Callable[[Fill], None] | None = None, *, max_done: int = 100_000) -> None:
         self._orders: dict[str, Order] = {}
         self._by_id: dict[str, Order] = {}
-        self._trade_ids: set[str] = set()
+        self._trade_ids: set[tuple[str, str]] = set()
         self._on_update = on_update
         self._on_fill = on_fill
         self.max_done = max_done
@@ -394,11 +394,13 @@ class OrderTracker:
         tid = str(row.get("tradeId") or "")
         if not tid:
             return None
-        if tid in self._trade_ids:
+        order_id = str(row.get("orderId") or "")
+        # a tradeId names a match: both sides of a self-trade carry it, one fill per order
+        key = (tid, order_id)
+        if key in self._trade_ids:
             self.counters["duplicate_fills"] += 1
             return None
         oid = row.get("clientOid") or ""
-        order_id = str(row.get("orderId") or "")
         o = self._orders.get(oid) if oid else None
         if o is None and order_id:
             o = self._by_id.get(order_id)
@@ -423,7 +425,7 @@ class OrderTracker:
                     str(row.get("side") or o.side).lower(), price, size, fee, fee_coin,
                     str(row.get("tradeScope", "")).lower() in ("maker", "m"),
                     to_decimal(row.get("profit")) or D0, str(row.get("tradeSide") or ""), ts)
-        self._trade_ids.add(tid)
+        self._trade_ids.add(key)
         o.fills[tid] = fill
         o.fee += fee
         if ts > self.last_fill_ms:

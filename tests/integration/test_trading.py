@@ -93,16 +93,17 @@ def differences(bp: BitgetPerpetual, sim: Simulator, acc: Any) -> list[str] | bo
     for ours in bp.orders.values():
         if ours.client_oid not in acc.by_client_oid and ours.status != "rejected":
             diffs.append(f"order {ours.client_oid} ({ours.status}) not on the exchange")
-    theirs_fills = {f["tradeId"]: f for f in acc.fills}
-    ours_fills = {tid: f for o in bp.orders.values() for tid, f in o.fills.items()}
+    # a fill is (tradeId, orderId): both sides of a self-trade share the tradeId
+    theirs_fills = {(f["tradeId"], f["orderId"]): f for f in acc.fills}
+    ours_fills = {(tid, f.order_id): f for o in bp.orders.values() for tid, f in o.fills.items()}
     if set(theirs_fills) != set(ours_fills):
         diffs.append(f"fills differ: missing {sorted(set(theirs_fills) - set(ours_fills))}, "
                      f"extra {sorted(set(ours_fills) - set(theirs_fills))}")
-    for tid, f in ours_fills.items():
-        t = theirs_fills.get(tid)
+    for key, f in ours_fills.items():
+        t = theirs_fills.get(key)
         if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
                               or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
-            diffs.append(f"fill {tid} differs: {f} vs {t}")
+            diffs.append(f"fill {key} differs: {f} vs {t}")
     theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size), p.entry)
                   for k, p in acc.positions.items() if p.size}
     ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
@@ -202,6 +203,28 @@ async def test_partial_fills_fees_and_average_price() -> None:
             await o.wait_done(3)
             assert o.status == "filled" and o.avg_price == bid + tick
             assert o.fee > 0 and len(o.fills) == 2 and all(f.maker for f in o.fills.values())
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["one_way", "hedge"])
+@run_async(60)
+async def test_self_trade_is_a_fill_of_each_order(hedge: bool) -> None:
+    # our market buy takes our own resting sell: one match (one tradeId), two fills
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, hedge=hedge)
+        bp = await start(sim)
+        try:
+            bid, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            sell = await bp.place_order("BTCUSDT", "sell", "0.01", ask - tick, order_type="post_only")
+            buy = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            await sell.wait_done(3)
+            await buy.wait_done(3)
+            assert sell.status == buy.status == "filled"
+            assert set(sell.fills) == set(buy.fills) and len(sell.fills) == 1
+            assert sell.fee < buy.fee    # maker and taker fee, each booked once
             await converged(bp, sim, acc)
         finally:
             await bp.close()

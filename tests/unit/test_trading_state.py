@@ -70,6 +70,26 @@ def test_docs_fill_push_and_rest_fills_deduplicate_and_book_deducted_fees():
     assert f2.realized_pnl == Decimal("102")
 
 
+def test_both_sides_of_a_self_trade_are_fills_of_their_own_orders():
+    # Our buy matched our own resting sell: one match, one tradeId, two fills (maker and
+    # taker fee). Deduplicating by tradeId alone dropped the second side.
+    t, _, fills = tracker()
+    sell, buy = mine(t, "s1", side="sell"), mine(t, "b1")
+    t.set_order_id(sell, "11")
+    t.set_order_id(buy, "12")
+    maker = {"tradeId": "t9", "orderId": "11", "clientOid": "s1", "price": "27000.5",
+             "baseVolume": "0.01", "side": "sell", "tradeScope": "maker",
+             "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.054"}]}
+    taker = {**maker, "orderId": "12", "clientOid": "b1", "side": "buy", "tradeScope": "taker",
+             "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.162"}]}
+    for row in (maker, taker, maker, taker):    # each side from the stream, then from REST
+        t.apply_fill(row, "ws")
+    assert len(fills) == 2 and t.counters["duplicate_fills"] == 2
+    assert sell.status == buy.status == "filled"
+    assert (sell.fee, buy.fee) == (Decimal("0.054"), Decimal("0.162"))
+    assert sell.fills["t9"].maker and not buy.fills["t9"].maker
+
+
 def test_real_one_way_orders_push():
     t, _, _ = tracker()
     raw = (FIX / "real" / "ccxt_issue25524_ws_usdt_futures_orders_oneway_live.json").read_text()
