@@ -429,6 +429,26 @@ async def test_429_backs_off() -> None:
 
 
 @run_async(60)
+async def test_order_refused_by_our_limiter_raises() -> None:
+    # The limiter refuses an order at once (its future has failed before place_order
+    # waits on it): place_order must raise, not return the order as if it had been sent.
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, max_rate_wait_s=0.5)
+        try:
+            bid, _ = bid_ask(sim)
+            sent = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 20 - i)) for i in range(10)]
+            with pytest.raises(RateLimitError, match="not sent"):
+                await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 40), client_oid="refused1")
+            assert bp.orders["refused1"].status == "rejected"
+            await asyncio.gather(*(o.wait_status("live", timeout_s=5) for o in sent))
+            assert "refused1" not in acc.by_client_oid
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
 async def test_fills_while_the_private_stream_is_down_are_recovered() -> None:
     async with make_sim() as sim:
         acc, taker = setup_accounts(sim)
