@@ -307,11 +307,25 @@ class OrderTracker:
         self._changed(o, source)
         return True
 
-    def set_order_id(self, o: Order, order_id: str | None) -> None:
-        """Record the exchange's orderId for ``o``."""
+    def set_order_id(self, o: Order, order_id: str | None, source: str = "rest") -> None:
+        """Record the exchange's orderId for ``o`` (absorbing a placeholder made for it)."""
         if order_id and not o.order_id:
             o.order_id = order_id
+            ph = self._by_id.get(order_id)
             self._by_id[order_id] = o
+            if ph is not None and ph is not o and ph.client_oid.startswith(EXT_PREFIX):
+                self._absorb(o, ph, source)
+
+    def _absorb(self, o: Order, ph: Order, source: str) -> None:
+        """``ph`` was made from fills of ``o`` before we knew ``o``'s orderId (REST fills rows
+        carry no clientOid): its fills are ``o``'s, and it goes."""
+        if self._orders.get(ph.client_oid) is ph:
+            del self._orders[ph.client_oid]
+        for tid, f in ph.fills.items():
+            if tid not in o.fills:
+                o.fills[tid] = msgspec.structs.replace(f, client_oid=o.client_oid)
+                o.fee += f.fee
+        self._sum_fills(o, source)
 
     def apply_row(self, row: Mapping[str, Any], source: str) -> Order | None:
         """Apply an order as Bitget shows it (``orders`` push, detail, pending, history)."""
@@ -324,7 +338,7 @@ class OrderTracker:
                 self._rekey(o, oid)   # a placeholder made from a fill: now we know its clientOid
         if o is None:
             o = self._adopt(row, oid or f"{EXT_PREFIX}{order_id}")
-        self.set_order_id(o, order_id)
+        self.set_order_id(o, order_id, source)
         changed = False
         filled = to_decimal(row.get("accBaseVolume") if "accBaseVolume" in row
                             else row.get("baseVolume"))
@@ -407,7 +421,7 @@ class OrderTracker:
         if o is None:
             o = self._adopt({**row, "status": "", "size": row.get("baseVolume")},
                             oid or f"{EXT_PREFIX}{order_id}")
-        self.set_order_id(o, order_id)
+        self.set_order_id(o, order_id, source)
         fee_coin = ""
         if "fillFee" in row:
             fee = -(to_decimal(row.get("fillFee")) or D0)
@@ -430,6 +444,13 @@ class OrderTracker:
         o.fee += fee
         if ts > self.last_fill_ms:
             self.last_fill_ms = ts
+        self._sum_fills(o, source)
+        if self._on_fill is not None:
+            self._on_fill(fill)
+        return fill
+
+    def _sum_fills(self, o: Order, source: str) -> None:
+        """Filled size, average price and status from ``o``'s fills, when they say more."""
         total = sum((f.size for f in o.fills.values()), D0)
         if total > o.filled_size:
             notional = sum((f.size * f.price for f in o.fills.values()), D0)
@@ -441,9 +462,6 @@ class OrderTracker:
             elif o.status == OrderStatus.PARTIALLY_FILLED and total >= o.size:
                 o.status = OrderStatus.FILLED
             self._changed(o, source)
-        if self._on_fill is not None:
-            self._on_fill(fill)
-        return fill
 
     def update_event(self, o: Order, source: str) -> OrderUpdate:
         """The :class:`OrderUpdate` describing ``o`` now."""

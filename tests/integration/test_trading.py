@@ -351,6 +351,26 @@ async def test_lost_place_reply_is_resolved_by_query(executed: bool) -> None:
 
 
 @run_async(60)
+async def test_lost_reply_while_the_stream_is_down_keeps_the_fills_on_our_order() -> None:
+    # The reply of a market order is lost (it executed) while the private stream is down:
+    # reconnecting reads its fills from REST (no clientOid there) before the lookup tells
+    # us its orderId. They must end on our order, not on a placeholder beside it.
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, request_timeout_s=1.0)
+        try:
+            sim.never_answer(path="/api/v2/mix/order/place-order", execute=True)
+            sim.drop_connections("private")
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            assert bp.stats()["orders"]["adopted"] >= 1   # the placeholder was made
+            await converged(bp, sim, acc)
+            assert o.status == "filled" and o.fills and o.fee > 0
+            assert list(bp.orders) == [o.client_oid]
+        finally:
+            await bp.close()
+
+
+@run_async(60)
 async def test_cancelled_place_order_waiter_still_ends_in_the_exchange_state() -> None:
     # The caller's task is cancelled while the place request is in flight: the request
     # was sent, so the order must be found by query (not left pending, not lost).

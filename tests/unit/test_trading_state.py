@@ -184,6 +184,33 @@ def test_fills_before_the_order_push_and_unknown_orders_become_placeholders():
     assert ph.fills["t2"].client_oid == "other-session-1"
 
 
+@pytest.mark.parametrize("named_by", ["query", "ack"])
+def test_a_placeholder_of_our_own_order_is_absorbed_when_its_order_id_is_known(named_by):
+    # Our order's reply was lost and the stream was down: reconciliation read its fills
+    # from REST (rows without clientOid) before we knew its orderId. The placeholder made
+    # for them stayed beside our order for good, holding the fills and the fee.
+    t, updates, fills = tracker()
+    o = mine(t, "c1", size="0.02")
+    for tid in ("t1", "t2"):
+        t.apply_fill({"tradeId": tid, "orderId": "9", "symbol": "BTCUSDT", "price": "10",
+                      "baseVolume": "0.01", "side": "buy",
+                      "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.01"}]}, "reconcile")
+    assert [p.client_oid for p in t.placeholders()] == ["ext-9"]
+    if named_by == "query":   # the lookup by clientOid (or a push) names the orderId
+        t.apply_row({"clientOid": "c1", "orderId": "9", "state": "filled", "baseVolume": "0.02",
+                     "size": "0.02", "symbol": "BTCUSDT"}, "reconcile")
+    else:                     # a late REST ack
+        t.set_order_id(o, "9")
+    assert not t.placeholders() and list(t) == ["c1"] and t.by_order_id("9") is o
+    assert o.status == "filled" and o.filled_size == Decimal("0.02")
+    assert set(o.fills) == {"t1", "t2"} and o.fee == Decimal("0.02")
+    assert all(f.client_oid == "c1" for f in o.fills.values())
+    assert len(fills) == 2     # delivered once, when they arrived
+    t.apply_fill({"tradeId": "t1", "orderId": "9", "clientOid": "c1", "price": "10",
+                  "baseVolume": "0.01"}, "ws")
+    assert t.counters["duplicate_fills"] == 1 and o.fee == Decimal("0.02")
+
+
 def test_rejected_is_revived_by_the_exchange_and_unknown_resolves():
     t, updates, _ = tracker()
     o = mine(t)
