@@ -621,6 +621,10 @@ class BitgetPerpetual:
                 await fut
             except Exception:  # noqa: BLE001 - classified below from the order's state
                 pass
+            if self._inflight.get(order.client_oid) is fut:
+                # the future failed before we waited (refused without being sent): awaiting
+                # it did not yield, and _placed, scheduled then, has not recorded it yet
+                await asyncio.sleep(0)
         task = self._resolving.get(order.client_oid)
         if task is not None:
             await asyncio.shield(task)

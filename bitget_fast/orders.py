@@ -8,10 +8,10 @@ order forward: a stale or replayed push (lower state, smaller filled size) is ig
 and a terminal state is final -- except that ``rejected``/``unknown`` give way to what
 the exchange later shows (a "rejected" order that the stream reports live is live).
 
-Fills are deduplicated by ``tradeId`` whichever way they arrive (``fill`` channel, the
-fill fields of an ``orders`` push, REST ``/order/fills``); an order's filled size is the
-larger of Bitget's cumulative figure and the sum of its fills, its fee the sum of its
-fills' fees.
+Fills are deduplicated by ``tradeId`` and ``orderId`` (both sides of a self-trade share the
+``tradeId``) whichever way they arrive (``fill`` channel, the fill fields of an ``orders``
+push, REST ``/order/fills``); an order's filled size is the larger of Bitget's cumulative
+figure and the sum of its fills, its fee the sum of its fills' fees.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class OrderTracker:
                  on_fill: Callable[[Fill], None] | None = None, *, max_done: int = 100_000) -> None:
         self._orders: dict[str, Order] = {}
         self._by_id: dict[str, Order] = {}
-        self._trade_ids: set[str] = set()
+        self._trade_ids: set[tuple[str, str]] = set()
         self._on_update = on_update
         self._on_fill = on_fill
         self.max_done = max_done
@@ -313,11 +313,25 @@ class OrderTracker:
         self._changed(o, source)
         return True
 
-    def set_order_id(self, o: Order, order_id: str | None) -> None:
-        """Record the exchange's orderId for ``o``."""
+    def set_order_id(self, o: Order, order_id: str | None, source: str = "rest") -> None:
+        """Record the exchange's orderId for ``o`` (absorbing a placeholder made for it)."""
         if order_id and not o.order_id:
             o.order_id = order_id
+            ph = self._by_id.get(order_id)
             self._by_id[order_id] = o
+            if ph is not None and ph is not o and ph.client_oid.startswith(EXT_PREFIX):
+                self._absorb(o, ph, source)
+
+    def _absorb(self, o: Order, ph: Order, source: str) -> None:
+        """``ph`` was made from fills of ``o`` before we knew ``o``'s orderId (REST fills rows
+        carry no clientOid): its fills are ``o``'s, and it goes."""
+        if self._orders.get(ph.client_oid) is ph:
+            del self._orders[ph.client_oid]
+        for tid, f in ph.fills.items():
+            if tid not in o.fills:
+                o.fills[tid] = msgspec.structs.replace(f, client_oid=o.client_oid)
+                o.fee += f.fee
+        self._sum_fills(o, source)
 
     def apply_row(self, row: Mapping[str, Any], source: str) -> Order | None:
         """Apply an order as Bitget shows it (``orders`` push, detail, pending, history)."""
@@ -330,7 +344,7 @@ class OrderTracker:
                 self._rekey(o, oid)   # a placeholder made from a fill: now we know its clientOid
         if o is None:
             o = self._adopt(row, oid or f"{EXT_PREFIX}{order_id}")
-        self.set_order_id(o, order_id)
+        self.set_order_id(o, order_id, source)
         changed = False
         raw = row.get("accBaseVolume") if "accBaseVolume" in row else row.get("baseVolume")
         # most pushes (live, canceled) carry "0": no Decimal to build for them
@@ -406,18 +420,20 @@ class OrderTracker:
         tid = str(row.get("tradeId") or "")
         if not tid:
             return None
-        if tid in self._trade_ids:
+        order_id = str(row.get("orderId") or "")
+        # a tradeId names a match: both sides of a self-trade carry it, one fill per order
+        key = (tid, order_id)
+        if key in self._trade_ids:
             self.counters["duplicate_fills"] += 1
             return None
         oid = row.get("clientOid") or ""
-        order_id = str(row.get("orderId") or "")
         o = self._orders.get(oid) if oid else None
         if o is None and order_id:
             o = self._by_id.get(order_id)
         if o is None:
             o = self._adopt({**row, "status": "", "size": row.get("baseVolume")},
                             oid or f"{EXT_PREFIX}{order_id}")
-        self.set_order_id(o, order_id)
+        self.set_order_id(o, order_id, source)
         fee_coin = ""
         if "fillFee" in row:
             fee = -(to_decimal(row.get("fillFee")) or D0)
@@ -435,11 +451,18 @@ class OrderTracker:
                     str(row.get("side") or o.side).lower(), price, size, fee, fee_coin,
                     str(row.get("tradeScope", "")).lower() in ("maker", "m"),
                     to_decimal(row.get("profit")) or D0, str(row.get("tradeSide") or ""), ts)
-        self._trade_ids.add(tid)
+        self._trade_ids.add(key)
         o.fills[tid] = fill
         o.fee += fee
         if ts > self.last_fill_ms:
             self.last_fill_ms = ts
+        self._sum_fills(o, source)
+        if self._on_fill is not None:
+            self._on_fill(fill)
+        return fill
+
+    def _sum_fills(self, o: Order, source: str) -> None:
+        """Filled size, average price and status from ``o``'s fills, when they say more."""
         total = sum((f.size for f in o.fills.values()), D0)
         if total > o.filled_size:
             notional = sum((f.size * f.price for f in o.fills.values()), D0)
@@ -451,9 +474,6 @@ class OrderTracker:
             elif o.status == OrderStatus.PARTIALLY_FILLED and total >= o.size:
                 o.status = OrderStatus.FILLED
             self._changed(o, source)
-        if self._on_fill is not None:
-            self._on_fill(fill)
-        return fill
 
     def update_event(self, o: Order, source: str) -> OrderUpdate:
         """The :class:`OrderUpdate` describing ``o`` now."""

@@ -95,16 +95,17 @@ def differences(bp: BitgetPerpetual, sim: Simulator, acc: Any) -> list[str] | bo
     for ours in bp.orders.values():
         if ours.client_oid not in acc.by_client_oid and ours.status != "rejected":
             diffs.append(f"order {ours.client_oid} ({ours.status}) not on the exchange")
-    theirs_fills = {f["tradeId"]: f for f in acc.fills}
-    ours_fills = {tid: f for o in bp.orders.values() for tid, f in o.fills.items()}
+    # a fill is (tradeId, orderId): both sides of a self-trade share the tradeId
+    theirs_fills = {(f["tradeId"], f["orderId"]): f for f in acc.fills}
+    ours_fills = {(tid, f.order_id): f for o in bp.orders.values() for tid, f in o.fills.items()}
     if set(theirs_fills) != set(ours_fills):
         diffs.append(f"fills differ: missing {sorted(set(theirs_fills) - set(ours_fills))}, "
                      f"extra {sorted(set(ours_fills) - set(theirs_fills))}")
-    for tid, f in ours_fills.items():
-        t = theirs_fills.get(tid)
+    for key, f in ours_fills.items():
+        t = theirs_fills.get(key)
         if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
                               or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
-            diffs.append(f"fill {tid} differs: {f} vs {t}")
+            diffs.append(f"fill {key} differs: {f} vs {t}")
     theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size), p.entry)
                   for k, p in acc.positions.items() if p.size}
     ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
@@ -204,6 +205,28 @@ async def test_partial_fills_fees_and_average_price() -> None:
             await o.wait_done(3)
             assert o.status == "filled" and o.avg_price == bid + tick
             assert o.fee > 0 and len(o.fills) == 2 and all(f.maker for f in o.fills.values())
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["one_way", "hedge"])
+@run_async(60)
+async def test_self_trade_is_a_fill_of_each_order(hedge: bool) -> None:
+    # our market buy takes our own resting sell: one match (one tradeId), two fills
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, hedge=hedge)
+        bp = await start(sim)
+        try:
+            bid, ask = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            sell = await bp.place_order("BTCUSDT", "sell", "0.01", ask - tick, order_type="post_only")
+            buy = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            await sell.wait_done(3)
+            await buy.wait_done(3)
+            assert sell.status == buy.status == "filled"
+            assert set(sell.fills) == set(buy.fills) and len(sell.fills) == 1
+            assert sell.fee < buy.fee    # maker and taker fee, each booked once
             await converged(bp, sim, acc)
         finally:
             await bp.close()
@@ -503,6 +526,26 @@ async def test_lost_place_reply_is_resolved_by_query(executed: bool) -> None:
 
 
 @run_async(60)
+async def test_lost_reply_while_the_stream_is_down_keeps_the_fills_on_our_order() -> None:
+    # The reply of a market order is lost (it executed) while the private stream is down:
+    # reconnecting reads its fills from REST (no clientOid there) before the lookup tells
+    # us its orderId. They must end on our order, not on a placeholder beside it.
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, request_timeout_s=1.0)
+        try:
+            sim.never_answer(path="/api/v2/mix/order/place-order", execute=True)
+            sim.drop_connections("private")
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", order_type="market")
+            assert bp.stats()["orders"]["adopted"] >= 1   # the placeholder was made
+            await converged(bp, sim, acc)
+            assert o.status == "filled" and o.fills and o.fee > 0
+            assert list(bp.orders) == [o.client_oid]
+        finally:
+            await bp.close()
+
+
+@run_async(60)
 async def test_cancelled_place_order_waiter_still_ends_in_the_exchange_state() -> None:
     # The caller's task is cancelled while the place request is in flight: the request
     # was sent, so the order must be found by query (not left pending, not lost).
@@ -575,6 +618,26 @@ async def test_429_backs_off() -> None:
             orders = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 20 - i)) for i in range(15)]
             await asyncio.gather(*(x.wait_status("live", timeout_s=5) for x in orders))
             assert bp.rest.stats()["rate_limited"] == 2 and bp.rest.stats()["rate_waits"] >= 5
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_order_refused_by_our_limiter_raises() -> None:
+    # The limiter refuses an order at once (its future has failed before place_order
+    # waits on it): place_order must raise, not return the order as if it had been sent.
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, max_rate_wait_s=0.5)
+        try:
+            bid, _ = bid_ask(sim)
+            sent = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 20 - i)) for i in range(10)]
+            with pytest.raises(RateLimitError, match="not sent"):
+                await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 40), client_oid="refused1")
+            assert bp.orders["refused1"].status == "rejected"
+            await asyncio.gather(*(o.wait_status("live", timeout_s=5) for o in sent))
+            assert "refused1" not in acc.by_client_oid
             await converged(bp, sim, acc)
         finally:
             await bp.close()

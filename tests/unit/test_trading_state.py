@@ -70,6 +70,26 @@ def test_docs_fill_push_and_rest_fills_deduplicate_and_book_deducted_fees():
     assert f2.realized_pnl == Decimal("102")
 
 
+def test_both_sides_of_a_self_trade_are_fills_of_their_own_orders():
+    # Our buy matched our own resting sell: one match, one tradeId, two fills (maker and
+    # taker fee). Deduplicating by tradeId alone dropped the second side.
+    t, _, fills = tracker()
+    sell, buy = mine(t, "s1", side="sell"), mine(t, "b1")
+    t.set_order_id(sell, "11")
+    t.set_order_id(buy, "12")
+    maker = {"tradeId": "t9", "orderId": "11", "clientOid": "s1", "price": "27000.5",
+             "baseVolume": "0.01", "side": "sell", "tradeScope": "maker",
+             "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.054"}]}
+    taker = {**maker, "orderId": "12", "clientOid": "b1", "side": "buy", "tradeScope": "taker",
+             "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.162"}]}
+    for row in (maker, taker, maker, taker):    # each side from the stream, then from REST
+        t.apply_fill(row, "ws")
+    assert len(fills) == 2 and t.counters["duplicate_fills"] == 2
+    assert sell.status == buy.status == "filled"
+    assert (sell.fee, buy.fee) == (Decimal("0.054"), Decimal("0.162"))
+    assert sell.fills["t9"].maker and not buy.fills["t9"].maker
+
+
 def test_real_one_way_orders_push():
     t, _, _ = tracker()
     raw = (FIX / "real" / "ccxt_issue25524_ws_usdt_futures_orders_oneway_live.json").read_text()
@@ -162,6 +182,33 @@ def test_fills_before_the_order_push_and_unknown_orders_become_placeholders():
                  "accBaseVolume": "1", "size": "1", "instId": "ETHUSDT"}, "reconcile")
     assert not t.placeholders() and t["other-session-1"] is ph
     assert ph.fills["t2"].client_oid == "other-session-1"
+
+
+@pytest.mark.parametrize("named_by", ["query", "ack"])
+def test_a_placeholder_of_our_own_order_is_absorbed_when_its_order_id_is_known(named_by):
+    # Our order's reply was lost and the stream was down: reconciliation read its fills
+    # from REST (rows without clientOid) before we knew its orderId. The placeholder made
+    # for them stayed beside our order for good, holding the fills and the fee.
+    t, updates, fills = tracker()
+    o = mine(t, "c1", size="0.02")
+    for tid in ("t1", "t2"):
+        t.apply_fill({"tradeId": tid, "orderId": "9", "symbol": "BTCUSDT", "price": "10",
+                      "baseVolume": "0.01", "side": "buy",
+                      "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.01"}]}, "reconcile")
+    assert [p.client_oid for p in t.placeholders()] == ["ext-9"]
+    if named_by == "query":   # the lookup by clientOid (or a push) names the orderId
+        t.apply_row({"clientOid": "c1", "orderId": "9", "state": "filled", "baseVolume": "0.02",
+                     "size": "0.02", "symbol": "BTCUSDT"}, "reconcile")
+    else:                     # a late REST ack
+        t.set_order_id(o, "9")
+    assert not t.placeholders() and list(t) == ["c1"] and t.by_order_id("9") is o
+    assert o.status == "filled" and o.filled_size == Decimal("0.02")
+    assert set(o.fills) == {"t1", "t2"} and o.fee == Decimal("0.02")
+    assert all(f.client_oid == "c1" for f in o.fills.values())
+    assert len(fills) == 2     # delivered once, when they arrived
+    t.apply_fill({"tradeId": "t1", "orderId": "9", "clientOid": "c1", "price": "10",
+                  "baseVolume": "0.01"}, "ws")
+    assert t.counters["duplicate_fills"] == 1 and o.fee == Decimal("0.02")
 
 
 def test_rejected_is_revived_by_the_exchange_and_unknown_resolves():
