@@ -38,6 +38,7 @@ cdef class Request:
     cdef public object decode
     cdef public object conn
     cdef public double t_sent
+    cdef public double t_counted
 
 
 cdef class RequestBuilder:

@@ -50,6 +50,7 @@ class Request:
     decode: Any
     conn: RestConnection | None
     t_sent: float
+    t_counted: float
     def __init__(self, method: str, path: str, query: str, body: bytes, signed: bool,
                  changes_orders: bool, future: asyncio.Future[Any], decode: Any) -> None: ...
 

@@ -58,6 +58,9 @@ cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.
 cdef object _orjson_loads = orjson.loads
 cdef object _orjson_dumps = orjson.dumps
 cdef str _SUCCESS = "00000"
+# A request that waited this long for a connection after the limiter counted it is
+# re-counted when it is written: the server counts it when it arrives.
+cdef double RESTAMP_MIN_S = 0.002
 
 
 cdef class HttpConnection:
@@ -257,6 +260,7 @@ cdef class Request:
         self.clock_retried = False
         self.conn = None
         self.t_sent = 0.0
+        self.t_counted = 0.0
 
     def __repr__(self):
         return f"<Request {self.method} {self.path}>"
@@ -370,7 +374,11 @@ cdef class RestConnection(HttpConnection):
         req.conn = self
         self._counters["requests"] += 1
         # no timer per request: the client's watchdog looks at the busy connections' send times
-        req.t_sent = _monotonic()
+        cdef double now = _monotonic()
+        req.t_sent = now
+        if req.t_counted != 0.0 and now - req.t_counted > RESTAMP_MIN_S:
+            # it waited for a connection: the server counts it from now
+            self._limiter.restamp(req.path, req.t_counted, now)
         self.transport.write(data)
 
     def abort(self):
@@ -495,10 +503,12 @@ cdef class RestBase:
             changes_orders = path in _ORDER_PATHS
         req = Request(method, path, query, raw, signed, changes_orders, fut, decode)
         if limited:
-            wait = self.limiter.delay(path, _monotonic())
+            now = _monotonic()
+            wait = self.limiter.delay(path, now)
             if wait > 0:
                 self._rate_wait(req, wait)   # waits for the window (or refuses)
                 return fut
+            req.t_counted = now
         while self._idle:
             conn = <RestConnection>self._idle.pop()
             if not conn.closed:

@@ -69,7 +69,8 @@ SUCCESS = "00000"
 # The limiter's window is a little longer than Bitget's second: the server counts
 # arrivals, which network jitter bunches together.
 LIMIT_WINDOW_S = 1.05
-# Back-off after a 429 (doubles per consecutive 429, capped); reads retried this many times.
+# Back-off after a 429 (doubles per consecutive 429, capped; a 429 on a request that was
+# already in flight when the pause began does not double it); reads retried this many times.
 BACKOFF_429_S = 1.0
 BACKOFF_429_MAX_S = 30.0
 READ_RETRIES = 3
@@ -109,15 +110,16 @@ class _Limiter:
     """Sliding one-second windows per endpoint, and back-off after a 429 (shared with WS
     trading, which Bitget counts in the same buckets)."""
 
-    __slots__ = ("windows", "blocked_until", "backoff")
+    __slots__ = ("windows", "blocked_until", "backoff", "paused_at")
 
     def __init__(self) -> None:
         self.windows: dict[str, deque[float]] = {}
         self.blocked_until: dict[str, float] = {}
         self.backoff: dict[str, float] = {}
+        self.paused_at: dict[str, float] = {}
 
     def delay(self, path: str, now: float) -> float:
-        """Seconds until ``path`` may be sent; 0 means now (and the send is counted)."""
+        """Seconds until ``path`` may be sent; 0 means now (and the send is counted at ``now``)."""
         wait = self.blocked_until.get(path, 0.0) - now
         if wait > 0:
             return wait
@@ -134,10 +136,31 @@ class _Limiter:
         q.append(now)
         return 0.0
 
-    def hit_429(self, path: str, now: float) -> float:
+    def restamp(self, path: str, counted: float, sent: float) -> None:
+        """A send counted at ``counted`` went on the wire only at ``sent`` (it waited for a
+        connection): move its place in the window, so the window follows what the server sees.
+        Every stamp is in the past, so appending keeps the window in order."""
+        q = self.windows.get(path)
+        if q is None:
+            return
+        try:
+            q.remove(counted)
+        except ValueError:
+            pass   # already expired: it is counted again from now, which errs on the safe side
+        q.append(sent)
+
+    def hit_429(self, path: str, now: float, sent: float | None = None) -> float:
+        """Pause ``path`` after a 429 on a request written at ``sent``; the seconds paused.
+
+        The pause doubles per consecutive 429, except for requests that were already in flight
+        when the current pause began: a burst refused together is one refusal, not several."""
+        began = self.paused_at.get(path)
+        if sent is not None and began is not None and sent < began and path in self.backoff:
+            return max(self.blocked_until.get(path, 0.0) - now, 0.0)
         b = min(self.backoff.get(path, BACKOFF_429_S / 2) * 2, BACKOFF_429_MAX_S)
         self.backoff[path] = b
         self.blocked_until[path] = now + b
+        self.paused_at[path] = now
         return b
 
     def ok(self, path: str) -> None:
@@ -304,10 +327,12 @@ class RestClient(RestBase):
         """Send ``req`` when its endpoint's limit allows (``limited``: not yet counted) and a
         connection is free; queue it (opening a connection) otherwise."""
         if limited and self.enforce_rate_limits:
-            wait = self.limiter.delay(req.path, time.monotonic())
+            now = time.monotonic()
+            wait = self.limiter.delay(req.path, now)
             if wait > 0:
                 self._rate_wait(req, wait)
                 return
+            req.t_counted = now
         if self._idle:
             conn = self._idle.pop()
             if not conn.closed:
@@ -489,8 +514,8 @@ class RestClient(RestBase):
                              changes_orders=req.changes_orders)
         if isinstance(exc, RateLimitError):
             self.counters["rate_limited"] += 1
-            wait = self.limiter.hit_429(req.path, time.monotonic())
-            log.warning("429 on %s: pausing it for %.1f s", req.path, wait)
+            wait = self.limiter.hit_429(req.path, time.monotonic(), req.t_sent or None)
+            log.warning("429 on %s: paused for another %.1f s", req.path, wait)
         elif code in CLOCK_CODES:
             exc = ClockSkewError(code, f"{msg} (after a clock resync and one retry; local clock "
                                  f"offset {self.offset_ms} ms)", http_status=status, path=req.path)

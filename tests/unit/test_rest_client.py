@@ -201,3 +201,95 @@ def test_client_side_limit_refuses_an_order_that_would_wait_too_long_and_delays_
             await server.wait_closed()
 
     asyncio.run(main())
+
+
+async def _scripted_peer(script: Any) -> tuple[asyncio.AbstractServer, str, list[float]]:
+    """Like ``_peer``, but ``script(n)`` gives the n-th order request's (delay_s, reply);
+    returns the order requests' arrival times (loop clock) as well."""
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                m = re.search(rb"Content-Length: (\d+)", head)
+                if m:
+                    await reader.readexactly(int(m.group(1)))
+                if b"/public/time" in head:
+                    writer.write(TIME_REPLY)
+                else:
+                    arrivals.append(loop.time())
+                    delay, reply = script(len(arrivals))
+                    if delay:
+                        await asyncio.sleep(delay)
+                    writer.write(reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}", arrivals
+
+
+def _reply(status: int, code: str) -> bytes:
+    body = b'{"code":"%s","msg":"m","requestTime":1,"data":{"a":1}}' % code.encode()
+    return b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
+
+
+def test_the_limiter_counts_a_request_when_it_is_written_not_when_it_queued():
+    """Ten orders queue behind one slow connection (written over ~0.5 s), five more wait for
+    the window: no second of arrivals at the server ever holds more than ten of them (a window
+    stamped at queueing time let the five through together, ~1 s after the first ten queued)."""
+    ok = _reply(200, "00000")
+
+    async def main() -> None:
+        server, url, arrivals = await _scripted_peer(lambda n: (0.05 if n <= 10 else 0.0, ok))
+        try:
+            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
+                                  max_rate_wait_s=5, connections=1, max_connections=1) as rc:
+                got = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
+                                             for i in range(15)))
+                assert got == [{"a": 1}] * 15 and len(arrivals) == 15
+                gaps = [arrivals[i] - arrivals[i - 10] for i in range(10, 15)]
+                assert min(gaps) >= 1.0, gaps
+                assert rc.stats()["rate_waits"] >= 5
+        finally:
+            await asyncio.sleep(0.05)
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_a_burst_refused_together_pauses_once_and_consecutive_429s_double_the_pause():
+    """Five orders in flight on five connections all get 429: one pause of 1 s, not 1+2+4+8+16;
+    the next order, sent after the pause, gets 429 again: the pause doubles to 2 s."""
+    r429 = _reply(429, "429")
+
+    async def main() -> None:
+        server, url, arrivals = await _scripted_peer(lambda n: (0.05, r429))
+        try:
+            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
+                                  connections=5, max_connections=5) as rc:
+                loop = asyncio.get_running_loop()
+                res = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
+                                             for i in range(5)), return_exceptions=True)
+                assert all(isinstance(r, RateLimitError) for r in res), res
+                assert rc.stats()["rate_limited"] == 5
+                now = loop.time()
+                assert rc.limiter.backoff[PLACE] == 1.0
+                assert 0.8 < rc.limiter.blocked_until[PLACE] - now <= 1.0
+                # the paused endpoint: the next order waits out the pause (max_rate_wait_s=1)
+                with pytest.raises(RateLimitError):
+                    await rc.submit("POST", PLACE, body={"n": 5})
+                assert loop.time() - now >= 0.8 and len(arrivals) == 6
+                assert rc.limiter.backoff[PLACE] == 2.0
+                assert 1.8 < rc.limiter.blocked_until[PLACE] - loop.time() <= 2.0
+        finally:
+            await asyncio.sleep(0.05)
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
