@@ -106,7 +106,9 @@ def differences(bp: BitgetPerpetual, sim: Simulator, acc: Any) -> list[str] | bo
         if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
                               or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
             diffs.append(f"fill {key} differs: {f} vs {t}")
-    theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size), p.entry)
+    # the entry as the exchange shows it (the engine keeps more digits than it reports)
+    theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size),
+                      Decimal(eng.position_row(acc, p)["openPriceAvg"]))
                   for k, p in acc.positions.items() if p.size}
     ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
     if theirs_pos != ours_pos:
