@@ -6,6 +6,12 @@ as a full snapshot: a position absent from it is closed. ``account`` pushes and 
 ``accounts`` rows are one balance per margin coin. A REST snapshot that disagrees with
 what the stream built is applied and counted (``drift_corrections``): it means the
 stream missed something, which reconciliation just repaired.
+
+A REST snapshot can also be older than the stream: it was computed when it was asked for,
+and a push that arrived while its reply was on the way says more. So a snapshot asked for
+(``asked_at``, ``time.monotonic()``) before the stream's latest positions push, or the
+latest account push of that coin, is not applied (``stale_snapshots``); any change after
+that push comes as another push.
 """
 
 from __future__ import annotations
@@ -82,9 +88,13 @@ class AccountState:
         self.balances: dict[str, Balance] = {}
         self._on_position = on_position
         self._on_balance = on_balance
-        self.counters = {"position_updates": 0, "balance_updates": 0, "drift_corrections": 0}
+        self.counters = {"position_updates": 0, "balance_updates": 0, "drift_corrections": 0,
+                         "stale_snapshots": 0}
         self.pos_mode = ""
         self.seeded = False   # a REST snapshot has been applied: later differences are drift
+        # when (time.monotonic()) the stream last told us all positions / a coin's balance
+        self.positions_pushed_at = 0.0
+        self.balance_pushed_at: dict[str, float] = {}
 
     def net_position(self, symbol: str) -> Decimal:
         """Long size minus short size of ``symbol`` (0 when flat)."""
@@ -96,8 +106,13 @@ class AccountState:
         return total
 
     def apply_positions(self, rows: Iterable[Mapping[str, Any]], source: str, *,
-                        snapshot: bool = True) -> None:
-        """Apply position rows; ``snapshot``: positions not listed are closed."""
+                        snapshot: bool = True, asked_at: float | None = None) -> None:
+        """Apply position rows; ``snapshot``: positions not listed are closed. A REST snapshot
+        ``asked_at`` a time before the stream's latest positions push is not applied."""
+        if source != "ws" and asked_at is not None and asked_at < self.positions_pushed_at:
+            self.counters["stale_snapshots"] += 1
+            self.seeded = True
+            return
         fresh: dict[tuple[str, str], Position] = {}
         for row in rows:
             p = position_from_row(row)
@@ -107,6 +122,8 @@ class AccountState:
                 fresh.setdefault((p.symbol, p.hold_side), p)   # size 0: closed
             if p.pos_mode:
                 self.pos_mode = p.pos_mode
+        if source == "ws" and snapshot:
+            self.positions_pushed_at = time.monotonic()
         old = self.positions
         keys = set(fresh) | (set(old) if snapshot else set())
         for key in keys:
@@ -131,11 +148,18 @@ class AccountState:
         if source != "ws" and snapshot:
             self.seeded = True
 
-    def apply_balances(self, rows: Iterable[Mapping[str, Any]], source: str) -> None:
-        """Apply balance rows (one per margin coin)."""
+    def apply_balances(self, rows: Iterable[Mapping[str, Any]], source: str, *,
+                       asked_at: float | None = None) -> None:
+        """Apply balance rows (one per margin coin); a REST row ``asked_at`` a time before
+        the stream's latest push of that coin is not applied."""
         for row in rows:
             b = balance_from_row(row)
             if not b.coin:
+                continue
+            if source == "ws":
+                self.balance_pushed_at[b.coin] = time.monotonic()
+            elif asked_at is not None and asked_at < self.balance_pushed_at.get(b.coin, 0.0):
+                self.counters["stale_snapshots"] += 1
                 continue
             prev = self.balances.get(b.coin)
             if prev is not None and _same_balance(prev, b):

@@ -1004,11 +1004,14 @@ class BitgetPerpetual:
             await self._reconcile_fills()
             for o in self.tracker.placeholders():
                 await self._query(o)
+            # a snapshot asked for before the stream's latest push is older than it: skipped
+            asked = time.monotonic()
             positions = await self.rest.request("GET", _POSITIONS, params={
                 "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN})
-            self.account.apply_positions(positions or [], "reconcile")
+            self.account.apply_positions(positions or [], "reconcile", asked_at=asked)
+            asked = time.monotonic()
             accounts = await self.rest.request("GET", _ACCOUNTS, params={"productType": PRODUCT_TYPE})
-            self.account.apply_balances(accounts or [], "reconcile")
+            self.account.apply_balances(accounts or [], "reconcile", asked_at=asked)
 
     async def _reconcile_fills(self) -> None:
         since = max(self._started_ms, self.tracker.last_fill_ms) - FILL_LOOKBACK_MS

@@ -669,6 +669,34 @@ async def test_fills_while_the_private_stream_is_down_are_recovered() -> None:
 
 
 @run_async(60)
+async def test_a_snapshot_older_than_the_stream_does_not_undo_a_fill() -> None:
+    # A reconciliation's positions and accounts replies are slow; a fill happens while
+    # they are on the way and its pushes arrive first. The snapshots, computed before the
+    # fill, must not take us back to flat (no later push would have corrected it).
+    async with make_sim() as sim:
+        acc, taker = setup_accounts(sim)
+        bp = await start(sim)
+        try:
+            bid, _ = bid_ask(sim)
+            tick = bp.contract("BTCUSDT").tick
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", bid + tick, order_type="post_only")
+            sim.delay_acks(0.4, path="/api/v2/mix/position/all-position")
+            sim.delay_acks(0.4, path="/api/v2/mix/account/accounts")
+            reconciling = asyncio.ensure_future(bp.reconcile())
+            # the positions reply is computed (now) and on its way
+            await eventually(lambda: sim.rest.ack_delays[0].count == 0 or "positions not asked yet")
+            take(sim, taker, "sell", "0.01")
+            await o.wait_done(3)
+            assert bp.net_position("BTCUSDT") == Decimal("0.01")
+            await reconciling
+            assert bp.net_position("BTCUSDT") == Decimal("0.01")
+            assert bp.stats()["account"]["stale_snapshots"] >= 1
+            await converged(bp, sim, acc, timeout=1.0)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
 async def test_exchange_restart_reconverges() -> None:
     async with make_sim() as sim:
         acc, taker = setup_accounts(sim)

@@ -143,6 +143,31 @@ def test_positions_snapshot_closes_absent_and_counts_rest_drift():
     assert acc.counters["drift_corrections"] == 1 and acc.net_position("BTCUSDT") == Decimal("0.1")
 
 
+def test_a_rest_snapshot_asked_for_before_the_latest_push_is_not_applied():
+    # The reply to a reconciliation was computed before a fill whose pushes arrived first:
+    # applying it would undo the fill (and no later push would redo it).
+    import time
+
+    acc = AccountState()
+    long = {"instId": "BTCUSDT", "holdSide": "long", "total": "0.1", "openPriceAvg": "100",
+            "leverage": "20", "marginMode": "crossed"}
+    asked = time.monotonic()
+    acc.apply_positions([long], "ws")                              # the fill's push
+    acc.apply_balances([{"marginCoin": "USDT", "available": "90", "accountEquity": "100"}], "ws")
+    acc.apply_positions([], "reconcile", asked_at=asked)           # flat: from before the fill
+    acc.apply_balances([{"marginCoin": "USDT", "available": "100", "accountEquity": "100"},
+                        {"marginCoin": "USDC", "available": "5", "accountEquity": "5"}],
+                       "reconcile", asked_at=asked)
+    assert acc.net_position("BTCUSDT") == Decimal("0.1")
+    assert acc.balances["USDT"].available == 90 and acc.balances["USDC"].available == 5
+    assert acc.counters["stale_snapshots"] == 2
+    later = time.monotonic()                                       # asked after the pushes
+    acc.apply_positions([], "reconcile", asked_at=later)
+    acc.apply_balances([{"marginCoin": "USDT", "available": "100", "accountEquity": "100"}],
+                       "reconcile", asked_at=later)
+    assert not acc.positions and acc.balances["USDT"].available == 100
+
+
 # ---------------------------------------------------------------------- state machine
 def test_stream_before_rest_reply_never_goes_back():
     t, updates, _ = tracker()
