@@ -3,14 +3,16 @@ which orders, fills, positions and balances must equal the simulator engine's ow
 
 Each step is one action -- place (limit, post_only, ioc, fok, market; buy and sell;
 reduce-only when a position exists), cancel, amend, batch place, batch cancel, cancel all,
-a quote cancelled before its place is acknowledged, a few of these at once, another
-trader hitting our resting orders, a mark price move, background market activity. Every
-few steps a fault burst arms one fault, or a REST fault and a connection fault together
-(lost replies with and without execution, 5xx after executing or not, 429, delayed acks,
-pushes before the REST reply, failing reconciliation reads; the private stream or the
-REST connections cut, a restart of the whole exchange, a stalled stream), before or
-*during* a few actions, then clears it and checks that everything converges
-(``differences`` of test_trading: our state against the engine's, read directly).
+a quote cancelled before its place is acknowledged, a reconciliation asked for by the
+program, a few of these at once, another trader hitting our resting orders, a mark price
+move, a funding settlement, background market activity -- with orders now and then over
+the private WebSocket instead of REST. Every few steps a fault burst arms one fault, or a
+REST fault and a connection fault together (lost replies with and without execution, 5xx
+after executing or not, 429, delayed acks, pushes before the REST reply, failing or slow
+reconciliation reads; the private stream or the REST connections cut, a restart of the
+whole exchange, a stalled stream), before or *during* a few actions, then clears it and
+checks that everything converges (``differences`` of test_trading -- our state against
+the engine's, read directly -- and every order's fee).
 
 Exceptions the API documents for these faults are counted and tolerated; anything else
 fails the test. Also checked throughout: an order's status never leaves ``filled`` or
@@ -46,6 +48,7 @@ from bitget_fast import (
     TransportError,
     ValidationError,
 )
+from bitget_fast import connector
 from bitget_fast.sim import Simulator
 
 from .conftest import run_async
@@ -61,10 +64,12 @@ ORDER_PATHS = (PLACE, BATCH_PLACE, MODIFY, CANCEL, BATCH_CANCEL, CANCEL_ALL)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 LOT = {"BTCUSDT": Decimal("0.001"), "ETHUSDT": Decimal("0.01")}
 REQUEST_TIMEOUT_S = 1.0
+RESOLVE_FIRST_S = connector.RESOLVE_FIRST_S
 CONVERGE_S = 40.0     # covers a lost reply's resolution (~6 s) behind a reconnect back-off (10 s)
 
 REST_FAULTS = ("lost_reply_executed", "lost_reply_not_executed", "5xx_executed",
-               "5xx_not_executed", "429", "delay_acks", "events_before_rest", "read_faults")
+               "5xx_not_executed", "429", "delay_acks", "events_before_rest", "read_faults",
+               "slow_reads")
 CONN_FAULTS = ("drop_private", "drop_private_during", "drop_rest_during", "restart",
                "restart_during", "stall_private")
 FAULTS = REST_FAULTS + CONN_FAULTS
@@ -104,7 +109,7 @@ class Soak:
         self.seed = seed
         self.hedge = hedge
         self.rng = random.Random(seed * 2 + hedge)
-        self.acc, self.taker = setup_accounts(sim, hedge=hedge)
+        self.acc, self.taker = setup_accounts(sim, hedge=hedge, ws_trading=True)
         self.bp: BitgetPerpetual | None = None
         self.step = 0
         self.log: collections.deque[str] = collections.deque(maxlen=40)
@@ -122,6 +127,7 @@ class Soak:
         self.mark_moved = False
         self.loop_errors: list[str] = []
         self._round: list[str] = []
+        self.timings: list[tuple[float, str]] = []   # seconds per burst
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -162,7 +168,9 @@ class Soak:
         self.actions[what.split(" ")[0]] += 1
         self.note(what)
         tolerated: tuple[type[BaseException], ...] = (ExchangeError, ValidationError)
-        if self.allow_transport:
+        assert self.bp is not None
+        if self.allow_transport or self.bp.order_transport == "ws":
+            # nothing sent: the exchange was down, or (WS order entry) the stream was
             tolerated += (TransportError,)
         try:
             return await coro
@@ -340,6 +348,15 @@ class Soak:
         self.sim.advance(n, sym)
         self.mark_moved = True   # the flow moves the mark now and then
 
+    async def funding(self) -> None:
+        """A funding settlement: every position pays or receives (positions and account pushed)."""
+        sym = self.rng.choice(SYMBOLS)
+        rate = f"{self.rng.uniform(-0.001, 0.001):.6f}"
+        self.actions["funding"] += 1
+        self.note(f"funding {sym} at {rate}")
+        self.sim.set_funding_rate(sym, rate)
+        self.sim.settle_funding(sym)
+
     async def flatten(self) -> None:
         assert self.bp is not None
         sym = self.rng.choice(SYMBOLS)
@@ -370,14 +387,34 @@ class Soak:
                        self.bp.cancel_order(sym, o.client_oid))
 
     async def together(self) -> None:
-        """A few actions at once, as a program with several tasks sends them."""
+        """A few actions at once (some a moment later), as a program with several tasks."""
         n = self.rng.randint(2, 4)
         self.actions["together"] += 1
         self.note(f"together x{n}")
-        await asyncio.gather(*(self.action(self.rng.choice(self.CONCURRENT)) for _ in range(n)))
+        await asyncio.gather(*(self.later(self.rng.choice((0, 0, 0.02, 0.1, 0.25)),
+                                          self.rng.choice(self.CONCURRENT)) for _ in range(n)))
+
+    async def later(self, delay: float, kind: str) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.action(kind)
 
     CONCURRENT = ("place", "place", "cancel", "amend", "batch_place", "batch_cancel", "hit",
-                  "submit_cancel", "flatten", "cancel_all")
+                  "hit", "submit_cancel", "flatten", "cancel_all", "reconcile")
+
+    async def reconcile_while_trading(self) -> None:
+        """A reconciliation, and fills and orders while its snapshots are on their way."""
+        assert self.bp is not None
+        task = asyncio.ensure_future(self.reconcile())
+        for _ in range(self.rng.randint(1, 3)):
+            await asyncio.sleep(self.rng.uniform(0, 0.3))
+            await self.action(self.rng.choice(("hit", "hit", "place", "cancel", "flatten")))
+        await task
+
+    async def reconcile(self) -> None:
+        """The program asks for a reconciliation (documented as safe at any time)."""
+        assert self.bp is not None
+        await self.run("reconcile", self.bp.reconcile())
 
     async def action(self, kind: str | None = None) -> None:
         self.step += 1
@@ -387,7 +424,9 @@ class Soak:
             "batch_cancel": (self.batch_cancel, 4), "cancel_all": (self.cancel_all, 2),
             "hit": (self.hit, 14), "move_mark": (self.move_mark, 4),
             "market": (self._market, 6), "flatten": (self.flatten, 3),
-            "submit_cancel": (self.submit_cancel, 5), "together": (self.together, 6)}
+            "submit_cancel": (self.submit_cancel, 5), "together": (self.together, 6),
+            "reconcile": (self.reconcile, 2), "funding": (self.funding, 1),
+            "reconcile_while_trading": (self.reconcile_while_trading, 0)}
         if kind is None:
             kind = self.rng.choices(list(acts), [w for _, w in acts.values()])[0]
         await acts[kind][0]()
@@ -427,6 +466,14 @@ class Soak:
         # after the lost replies are resolved. Mostly cap it low, so reconciliation also
         # races them (the order of the two is what this varies; nothing else changes).
         self.bp._private.reconnect_max_s = 0.4 if rng.random() < 0.7 else 10.0
+        # An unknown order is looked up 5 times, doubling from RESOLVE_FIRST_S (0.2 s): half
+        # the bursts start at 0.05 s instead, so lookups also come before reconciliation
+        # and an order the exchange never saw is given up on in 1.6 s, not 6.2 s.
+        connector.RESOLVE_FIRST_S = RESOLVE_FIRST_S if rng.random() < 0.5 else 0.05
+        # orders placed and cancelled over the private WebSocket now and then (op: trade)
+        self.bp.order_transport = "ws" if rng.random() < 0.25 else "rest"
+        if self.bp.order_transport == "ws":
+            self.note("orders over WS (op: trade) in this burst")
         kinds = [self.next_fault()]
         if rng.random() < 0.4:
             # both kinds at once: mostly a lost or failed reply while the stream is down,
@@ -435,6 +482,7 @@ class Soak:
                 kinds.append(rng.choice(REST_FAULTS))
             else:
                 kinds.append(rng.choices(CONN_FAULTS, (4, 2, 1, 1, 1, 1))[0])
+        t0 = time.monotonic()
         inject: Callable[[], Awaitable[Any]] | None = None
         first: str | None = None
         for kind in sorted(kinds, key=lambda k: k in CONN_FAULTS):
@@ -451,6 +499,9 @@ class Soak:
             await self.action()
         await self.checkpoint(f"after {'+'.join(kinds)}")
         self.allow_transport = False
+        self.timings.append((time.monotonic() - t0, "+".join(kinds) + (
+            " ws" if self.bp.order_transport == "ws" else "")))
+        self.bp.order_transport = "rest"
 
     async def arm(self, kind: str) -> tuple[Callable[[], Awaitable[Any]] | None, str | None]:
         """Set up one fault; returns what to inject during the next action (if anything)
@@ -461,8 +512,9 @@ class Soak:
             path = rng.choices(ORDER_PATHS, (4, 2, 1, 2, 1, 1))[0]
             if path in (CANCEL, BATCH_CANCEL, MODIFY, CANCEL_ALL):
                 await self.ensure_resting()
-            count = rng.randint(1, 2)
             execute = kind.endswith("_executed") and not kind.endswith("not_executed")
+            # an order the exchange never saw is given up on after the whole lookup schedule
+            count = rng.randint(1, 2) if execute or kind in ("429", "delay_acks") else 1
             if kind.startswith("lost_reply"):
                 sim.never_answer(path=path, count=count, execute=execute)
             elif kind.startswith("5xx"):
@@ -471,13 +523,26 @@ class Soak:
                 sim.fail_rest(429, path=path if rng.random() < 0.8 else rng.choice(READS), count=1)
             else:
                 slow = rng.random() < 0.3    # longer than our timeout: a lost reply, executed
+                ws = self.bp is not None and self.bp.order_transport == "ws" and path in (PLACE, CANCEL)
                 sim.delay_acks(REQUEST_TIMEOUT_S * 1.5 if slow else rng.uniform(0.02, 0.3),
-                               path=path, count=count)
+                               path="ws:trade" if ws else path, count=count)
+                if rng.random() < 0.5:
+                    # slow snapshots too: what they say is older than the pushes around them
+                    for read in rng.sample(READS, rng.randint(1, 3)):
+                        sim.delay_acks(rng.uniform(0.05, 0.4), path=read, count=rng.randint(1, 3))
+                    self.note("  and on reads")
+                    self.note(f"  armed on {path} x{count}")
+                    return None, "together"
             self.note(f"  armed on {path} x{count}")
             return None, self.path_action(path)
         if kind == "events_before_rest":
             sim.ws_events_before_rest(True)
             return None, rng.choice(("place", "submit_cancel", "cancel", "amend", "batch_place"))
+        if kind == "slow_reads":
+            # snapshots answered late (as computed when asked) while the market trades
+            for read in rng.sample(READS, rng.randint(2, 4)):
+                sim.delay_acks(rng.uniform(0.05, 0.4), path=read, count=rng.randint(1, 3))
+            return None, "reconcile_while_trading"
         if kind == "read_faults":
             # reconciliation's reads fail a few times while it recovers a dropped stream
             for path in rng.sample(READS, rng.randint(1, 3)):
@@ -524,13 +589,39 @@ class Soak:
         bp = self.bp
         self.sim.clear_faults()
         await self.wait(lambda: bp.ready or "the private stream is not ready", label)
-        if self.mark_moved and self.acc.positions:
-            # Bitget pushes balances only with account events, not on mark moves: have
-            # one (a funding settlement) so the balance the check compares can be known
-            self.note("settle funding (mark moved since the last account push)")
-            self.sim.settle_funding()
-        await self.wait(lambda: differences(bp, self.sim, self.acc), label)
+        await self.wait(lambda: self.differences(), label)
         self.check_invariants(label)
+
+    def differences(self) -> list[str] | bool:
+        """test_trading's ``differences``, and each order's fee (the sum of its fills').
+
+        Bitget pushes a balance with account events, not when the mark moves: until the
+        next one, our balance is right as of the mark it was computed at. Then only what
+        does not depend on the mark is compared: wallet (equity - unrealized PnL),
+        available + margins + locked - that is, available - unrealized PnL (every
+        position here is crossed), and locked; each side rounds to 8 places once more.
+        """
+        assert self.bp is not None
+        d = differences(self.bp, self.sim, self.acc)
+        diffs = [] if d is True else list(d)   # type: ignore[arg-type]
+        ours_b = self.bp.balances.get("USDT")
+        if self.mark_moved and ours_b is not None:
+            diffs = [x for x in diffs if not x.startswith("balance:")]
+            b = self.sim.engine.balance(self.acc)
+            tol = Decimal("2e-8")
+            if abs(ours_b.equity - ours_b.unrealized_pnl - b["wallet"]) > tol:
+                diffs.append(f"balance: wallet {ours_b.equity - ours_b.unrealized_pnl} != "
+                             f"{b['wallet']} (mark moved since the last account push)")
+            if abs(ours_b.available - ours_b.unrealized_pnl - (b["available"] - b["crossedUPL"])) > tol:
+                diffs.append(f"balance: available - uPnL {ours_b.available - ours_b.unrealized_pnl}"
+                             f" != {b['available'] - b['crossedUPL']} (mark moved)")
+            if abs(ours_b.locked - b["locked"]) > tol:
+                diffs.append(f"balance: locked {ours_b.locked} != {b['locked']} (mark moved)")
+        for o in self.acc.orders.values():
+            ours = self.bp.orders.get(o.client_oid)
+            if ours is not None and ours.fee != -o.fee:
+                diffs.append(f"order {o.client_oid}: fee {ours.fee} != {-o.fee}")
+        return diffs or True
 
     async def wait(self, pred: Callable[[], Any], label: str) -> None:
         try:
@@ -558,7 +649,8 @@ class Soak:
     def summary(self) -> str:
         return (f"{self.tag}: actions {dict(self.actions)}; faults {dict(self.faults)}; "
                 f"tolerated {dict(self.tolerated)}; orders {len(self.acc.orders)}, "
-                f"fills {len(self.acc.fills)}")
+                f"fills {len(self.acc.fills)}; slowest bursts "
+                f"{[f'{k} {t:.1f} s' for t, k in sorted(self.timings)[-3:]]}")
 
 
 @pytest.mark.timeout(120 + 6 * STEPS)
@@ -588,7 +680,7 @@ async def test_fault_soak(seed: int, hedge: bool) -> None:
             await soak.checkpoint("at the end")
             # settled: nothing still in flight may move it away again
             await asyncio.sleep(1.0)
-            d = differences(bp, sim, soak.acc)
+            d = soak.differences()
             if d is not True:
                 raise soak.fail(f"diverged after converging: {d}")
             soak.check_invariants("at the end")
@@ -599,6 +691,7 @@ async def test_fault_soak(seed: int, hedge: bool) -> None:
                 raise soak.fail(f"background tasks failed: {watch.bad[:3]}")
             assert bp._failure is None
         finally:
+            connector.RESOLVE_FIRST_S = RESOLVE_FIRST_S
             logger.removeHandler(watch)
             await bp.close()
         print(f"\n{soak.summary()} in {time.monotonic() - t0:.1f} s")
