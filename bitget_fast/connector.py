@@ -789,6 +789,10 @@ class BitgetPerpetual:
             row = await self.rest.request("GET", _DETAIL, params={
                 "symbol": order.symbol, "productType": PRODUCT_TYPE, **ident})
         except OrderNotFoundError:
+            if order.client_oid in self._inflight or order.client_oid in self._resolving:
+                # its place is unanswered, or being looked up after a lost reply: "not
+                # found" may only mean "not there yet", and that reply or lookup decides
+                return
             self.tracker.set_status(order, OrderStatus.REJECTED, "reconcile",
                                     error=OrderNotFoundError("40768", "Bitget has no such order",
                                                              path=_DETAIL))

@@ -572,6 +572,34 @@ async def test_cancelled_place_order_waiter_still_ends_in_the_exchange_state() -
 
 
 @run_async(60)
+async def test_a_cancel_that_overtakes_its_place_does_not_reject_the_order() -> None:
+    # The place waits in our limiter while its cancel goes out and finds nothing (40768).
+    # "Not found" then says nothing about an order whose place is unanswered: it must not
+    # be marked rejected, and when the place's reply is lost place_order must find it.
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim)
+        bp = await start(sim, max_rate_wait_s=2.0)
+        try:
+            bid, _ = bid_ask(sim)
+            first = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 10 - i)) for i in range(10)]
+            await asyncio.gather(*(o.wait_status("live", timeout_s=3) for o in first))
+            sim.fail_rest(503, path="/api/v2/mix/order/place-order", execute=True)
+            placing = asyncio.ensure_future(
+                bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 50), client_oid="overtaken1"))
+            await asyncio.sleep(0.01)
+            o = bp.orders["overtaken1"]
+            assert o.status == "pending_new"        # waiting for a slot in the window
+            with pytest.raises(OrderNotFoundError):
+                await bp.cancel_order("BTCUSDT", "overtaken1")
+            assert o.status == "pending_new"
+            sim.stall("private", 3.0)   # only the lookup can tell what became of it
+            assert await placing is o and o.status == "live"
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
 async def test_5xx_after_executing_is_resolved_and_reads_are_retried() -> None:
     async with make_sim() as sim:
         acc, _ = setup_accounts(sim)
