@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 import random
@@ -128,6 +129,7 @@ class Soak:
         self.loop_errors: list[str] = []
         self._round: list[str] = []
         self.timings: list[tuple[float, str]] = []   # seconds per burst
+        self.deferred: Callable[[], None] | None = None   # a fault armed by the next action
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -386,6 +388,39 @@ class Soak:
         await self.run(f"cancel {sym} {o.client_oid} (sent before its place was acknowledged)",
                        self.bp.cancel_order(sym, o.client_oid))
 
+    async def place_and_cancel(self) -> None:
+        """place_order awaited while the same order is cancelled (often before its place
+        is answered, or even sent when the place waits for a slot in the window)."""
+        assert self.bp is not None
+        spec = self.order_spec()
+        if spec["order_type"] in ("market", "ioc", "fok"):
+            spec["order_type"] = "limit"
+            spec["price"] = self.price(spec["symbol"], spec["side"], "passive")
+        sym, side, size = spec.pop("symbol"), spec.pop("side"), spec.pop("size")
+        self.n_oid += 1
+        oid = spec["client_oid"] = f"soak{self.seed}{'h' if self.hedge else 'o'}{self.n_oid}"
+        if self.rng.random() < 0.5 or self.deferred is not None:
+            # fill the place-order window: this one waits for a slot
+            fillers = []
+            for _ in range(10):
+                try:
+                    fillers.append(self.bp.submit_order(sym, side, size,
+                                                        self.price(sym, side, "passive")))
+                except ValidationError:
+                    break
+            await asyncio.wait([asyncio.ensure_future(f.wait_status("live", timeout_s=3))
+                                for f in fillers] or [asyncio.ensure_future(asyncio.sleep(0))],
+                               timeout=3)
+        if self.deferred is not None:   # the burst's fault, for this order and not the fillers
+            self.deferred()
+            self.deferred = None
+        placing = asyncio.ensure_future(self.run(f"place {sym} {side} {size} {spec} (then cancelled)",
+                                                 self.bp.place_order(sym, side, size, **spec)))
+        await asyncio.sleep(self.rng.choice((0, 0.001, 0.01)))
+        await self.run(f"cancel {sym} {oid} (its place unanswered)", self.bp.cancel_order(sym, oid))
+        res = await placing
+        self.placed[oid] = "returned" if not isinstance(res, BaseException) else type(res).__name__
+
     async def together(self) -> None:
         """A few actions at once (some a moment later), as a program with several tasks."""
         n = self.rng.randint(2, 4)
@@ -400,7 +435,7 @@ class Soak:
         await self.action(kind)
 
     CONCURRENT = ("place", "place", "cancel", "amend", "batch_place", "batch_cancel", "hit",
-                  "hit", "submit_cancel", "flatten", "cancel_all", "reconcile")
+                  "hit", "submit_cancel", "place_and_cancel", "flatten", "cancel_all", "reconcile")
 
     async def reconcile_while_trading(self) -> None:
         """A reconciliation, and fills and orders while its snapshots are on their way."""
@@ -426,6 +461,7 @@ class Soak:
             "market": (self._market, 6), "flatten": (self.flatten, 3),
             "submit_cancel": (self.submit_cancel, 5), "together": (self.together, 6),
             "reconcile": (self.reconcile, 2), "funding": (self.funding, 1),
+            "place_and_cancel": (self.place_and_cancel, 3),
             "reconcile_while_trading": (self.reconcile_while_trading, 0)}
         if kind is None:
             kind = self.rng.choices(list(acts), [w for _, w in acts.values()])[0]
@@ -437,7 +473,7 @@ class Soak:
     # ------------------------------------------------------------------ faults
     def path_action(self, path: str) -> str:
         """An action that sends a request to ``path``."""
-        return {PLACE: "place", BATCH_PLACE: "batch_place", MODIFY: "amend", CANCEL: "cancel",
+        return {PLACE: self.rng.choice(("place", "place", "place_and_cancel")), BATCH_PLACE: "batch_place", MODIFY: "amend", CANCEL: "cancel",
                 BATCH_CANCEL: self.rng.choice(("batch_cancel", "cancel_all")),
                 CANCEL_ALL: "cancel_all"}[path]
 
@@ -515,11 +551,20 @@ class Soak:
             execute = kind.endswith("_executed") and not kind.endswith("not_executed")
             # an order the exchange never saw is given up on after the whole lookup schedule
             count = rng.randint(1, 2) if execute or kind in ("429", "delay_acks") else 1
+            action = self.path_action(path)
             if kind.startswith("lost_reply"):
-                sim.never_answer(path=path, count=count, execute=execute)
+                fault = functools.partial(sim.never_answer, path=path, count=count, execute=execute)
             elif kind.startswith("5xx"):
-                sim.fail_rest(rng.choice((500, 502, 503)), path=path, count=count, execute=execute)
-            elif kind == "429":
+                fault = functools.partial(sim.fail_rest, rng.choice((500, 502, 503)), path=path,
+                                        count=count, execute=execute)
+            if kind.startswith(("lost_reply", "5xx")):
+                if action == "place_and_cancel":
+                    self.deferred = fault   # armed once the window is full
+                else:
+                    fault()
+                self.note(f"  armed on {path} x{count}")
+                return None, action
+            if kind == "429":
                 sim.fail_rest(429, path=path if rng.random() < 0.8 else rng.choice(READS), count=1)
             else:
                 slow = rng.random() < 0.3    # longer than our timeout: a lost reply, executed
@@ -534,7 +579,7 @@ class Soak:
                     self.note(f"  armed on {path} x{count}")
                     return None, "together"
             self.note(f"  armed on {path} x{count}")
-            return None, self.path_action(path)
+            return None, action
         if kind == "events_before_rest":
             sim.ws_events_before_rest(True)
             return None, rng.choice(("place", "submit_cancel", "cancel", "amend", "batch_place"))
@@ -566,7 +611,7 @@ class Soak:
                 return None, rng.choice(("hit", "place", "cancel", None))
             return (lambda: sim.restart(down)), None
         if kind == "stall_private":
-            sim.stall("private", rng.uniform(0.1, 1.5))
+            sim.stall("private", rng.uniform(0.1, 3.0))
             return None, None
         raise AssertionError(kind)
 
@@ -588,6 +633,7 @@ class Soak:
         assert self.bp is not None
         bp = self.bp
         self.sim.clear_faults()
+        self.deferred = None
         await self.wait(lambda: bp.ready or "the private stream is not ready", label)
         await self.wait(lambda: self.differences(), label)
         self.check_invariants(label)
