@@ -408,9 +408,7 @@ class Soak:
                                                         self.price(sym, side, "passive")))
                 except ValidationError:
                     break
-            await asyncio.wait([asyncio.ensure_future(f.wait_status("live", timeout_s=3))
-                                for f in fillers] or [asyncio.ensure_future(asyncio.sleep(0))],
-                               timeout=3)
+            await asyncio.gather(*(self.settled(f) for f in fillers))
         if self.deferred is not None:   # the burst's fault, for this order and not the fillers
             self.deferred()
             self.deferred = None
@@ -420,6 +418,14 @@ class Soak:
         await self.run(f"cancel {sym} {oid} (its place unanswered)", self.bp.cancel_order(sym, oid))
         res = await placing
         self.placed[oid] = "returned" if not isinstance(res, BaseException) else type(res).__name__
+
+    @staticmethod
+    async def settled(o: Any) -> None:
+        """Until ``o`` was answered (live or done), for at most 3 s."""
+        try:
+            await o.wait_status("live", timeout_s=3)
+        except asyncio.TimeoutError:
+            pass
 
     async def together(self) -> None:
         """A few actions at once (some a moment later), as a program with several tasks."""
