@@ -344,6 +344,9 @@ class OrderTracker:
                 self._rekey(o, oid)   # a placeholder made from a fill: now we know its clientOid
         if o is None:
             o = self._adopt(row, oid or f"{EXT_PREFIX}{order_id}")
+        elif not o.size:   # made from a fill: the row tells what was ordered
+            o.size = to_decimal(row.get("size")) or D0
+            o.price = to_decimal(row.get("price"), None) or o.price
         self.set_order_id(o, order_id, source)
         changed = False
         raw = row.get("accBaseVolume") if "accBaseVolume" in row else row.get("baseVolume")
@@ -430,9 +433,8 @@ class OrderTracker:
         o = self._orders.get(oid) if oid else None
         if o is None and order_id:
             o = self._by_id.get(order_id)
-        if o is None:
-            o = self._adopt({**row, "status": "", "size": row.get("baseVolume")},
-                            oid or f"{EXT_PREFIX}{order_id}")
+        if o is None:   # its size is not known yet (0): a fill never makes it filled
+            o = self._adopt({**row, "status": "", "size": ""}, oid or f"{EXT_PREFIX}{order_id}")
         self.set_order_id(o, order_id, source)
         fee_coin = ""
         if "fillFee" in row:
@@ -468,10 +470,11 @@ class OrderTracker:
             notional = sum((f.size * f.price for f in o.fills.values()), D0)
             o.filled_size = total
             o.avg_price = notional / total if total else None
+            whole = bool(o.size) and total >= o.size   # size 0: not known yet
             if o.status in (OrderStatus.LIVE, OrderStatus.PENDING_NEW, OrderStatus.UNKNOWN,
                             OrderStatus.REJECTED):
-                o.status = OrderStatus.PARTIALLY_FILLED if total < o.size else OrderStatus.FILLED
-            elif o.status == OrderStatus.PARTIALLY_FILLED and total >= o.size:
+                o.status = OrderStatus.FILLED if whole else OrderStatus.PARTIALLY_FILLED
+            elif o.status == OrderStatus.PARTIALLY_FILLED and whole:
                 o.status = OrderStatus.FILLED
             self._changed(o, source)
 

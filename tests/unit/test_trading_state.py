@@ -209,6 +209,25 @@ def test_fills_before_the_order_push_and_unknown_orders_become_placeholders():
     assert ph.fills["t2"].client_oid == "other-session-1"
 
 
+def test_a_placeholder_made_from_a_partial_fill_is_not_filled():
+    # An order of another session first seen through a fill: its size is not the fill's.
+    # Taking it so made the first partial fill "filled" (final): the order push saying
+    # partially_filled, 0.01 of 0.05, could no longer correct it.
+    t, _, _ = tracker()
+    t.apply_fill({"tradeId": "t1", "orderId": "77", "symbol": "BTCUSDT", "price": "10",
+                  "baseVolume": "0.01", "side": "buy"}, "reconcile")
+    ph = t.by_order_id("77")
+    assert ph is not None and ph.status == "partially_filled" and ph.size == 0
+    t.apply_row({"orderId": "77", "clientOid": "web-1", "status": "partially_filled",
+                 "accBaseVolume": "0.01", "size": "0.05", "price": "9.5", "instId": "BTCUSDT",
+                 "side": "buy"}, "ws")
+    assert ph.client_oid == "web-1" and ph.size == Decimal("0.05") and ph.price == Decimal("9.5")
+    assert ph.status == "partially_filled" and ph.remaining_size == Decimal("0.04")
+    t.apply_fill({"tradeId": "t2", "orderId": "77", "clientOid": "web-1", "price": "9.5",
+                  "baseVolume": "0.04", "side": "buy"}, "ws")
+    assert ph.status == "filled" and ph.filled_size == Decimal("0.05")
+
+
 @pytest.mark.parametrize("named_by", ["query", "ack"])
 def test_a_placeholder_of_our_own_order_is_absorbed_when_its_order_id_is_known(named_by):
     # Our order's reply was lost and the stream was down: reconciliation read its fills
