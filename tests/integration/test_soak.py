@@ -46,6 +46,7 @@ import pytest
 from bitget_fast import (
     BitgetPerpetual,
     ExchangeError,
+    ParameterError,
     TransportError,
     ValidationError,
 )
@@ -130,6 +131,7 @@ class Soak:
         self._round: list[str] = []
         self.timings: list[tuple[float, str]] = []   # seconds per burst
         self.deferred: Callable[[], None] | None = None   # a fault armed by the next action
+        self.odd: set[str] = set()   # the parameter errors and unmapped codes seen
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -177,7 +179,10 @@ class Soak:
         try:
             return await coro
         except tolerated as exc:
-            self.tolerated[type(exc).__name__] += 1
+            code = getattr(exc, "code", None)
+            self.tolerated[type(exc).__name__ + (f" {code}" if code else "")] += 1
+            if type(exc) in (ParameterError, ExchangeError):   # worth a look: say which
+                self.odd.add(f"{code} {getattr(exc, 'path', '')}: {getattr(exc, 'msg', exc)}"[:120])
             self.note(f"  -> {type(exc).__name__}: {str(exc)[:160]}")
             return exc
         except Exception as exc:
@@ -701,7 +706,7 @@ class Soak:
     def summary(self) -> str:
         return (f"{self.tag}: actions {dict(self.actions)}; faults {dict(self.faults)}; "
                 f"tolerated {dict(self.tolerated)}; orders {len(self.acc.orders)}, "
-                f"fills {len(self.acc.fills)}; slowest bursts "
+                f"fills {len(self.acc.fills)}; parameter errors {sorted(self.odd)}; slowest bursts "
                 f"{[f'{k} {t:.1f} s' for t, k in sorted(self.timings)[-3:]]}")
 
 
