@@ -152,7 +152,8 @@ class BitgetPerpetual:
     Bitget's Demo Trading (``paptrading: 1``, demo WebSocket hosts). ``symbols`` are
     prepared at start (their margin mode and leverage read), so ``submit_order`` can be
     used for them at once. ``order_transport="ws"`` places and cancels over the private
-    WebSocket (``op: trade``, for accounts Bitget enabled); REST otherwise.
+    WebSocket (``op: trade``, for accounts Bitget enabled), and over REST while that stream
+    is down; REST otherwise.
     """
 
     def __init__(self, credentials: Credentials | None = None, *, demo: bool = False,
@@ -212,7 +213,7 @@ class BitgetPerpetual:
         self._closed: asyncio.Event | None = None
         self._started_ms = 0
         self.counters = {"orders_submitted": 0, "reconciles": 0, "resolved_unknown": 0,
-                         "cancel_checks": 0}
+                         "cancel_checks": 0, "ws_order_fallbacks": 0}
 
     def __repr__(self) -> str:
         return (f"BitgetPerpetual({self.rest.base_url!r}, demo={self.demo}, "
@@ -585,14 +586,28 @@ class BitgetPerpetual:
                                            client_oid, extra)
         self.tracker.add(order)
         self.counters["orders_submitted"] += 1
-        if self.order_transport == "ws" and self._private is not None:
+        ws = self._ws_orders()
+        if ws is not None:
             ws_params = {k: v for k, v in params.items() if k not in ("symbol", "productType")}
-            fut = self._private.trade("place-order", order.symbol, ws_params)
+            fut = ws.trade("place-order", order.symbol, ws_params)
         else:
             fut = self.rest.submit("POST", _PLACE, body=params, decode=_Ack, changes_orders=True)
         self._inflight[order.client_oid] = fut
         fut.add_done_callback(functools.partial(self._placed, order))
         return order
+
+    def _ws_orders(self) -> PrivateStream | None:
+        """The private stream when orders go over it (``order_transport="ws"``) and it is up;
+        None means REST. While the stream is down, orders go over REST (counted in
+        ``ws_order_fallbacks``): same clientOid, same tracking, and reconciliation is by REST
+        anyway."""
+        if self.order_transport != "ws":
+            return None
+        p = self._private
+        if p is not None and p.ready:
+            return p
+        self.counters["ws_order_fallbacks"] += 1
+        return None
 
     async def place_order(self, symbol: str, side: str, size: str | Decimal,
                           price: str | Decimal | None = None, *, order_type: str = "limit",
@@ -735,9 +750,10 @@ class BitgetPerpetual:
         sym = self.contract(symbol).symbol
         order = self.tracker.get(client_oid)
         try:
-            if self.order_transport == "ws" and self._private is not None:
-                await self._private.trade("cancel-order", sym, {"clientOid": client_oid,
-                                                                "marginCoin": MARGIN_COIN})
+            ws = self._ws_orders()
+            if ws is not None:
+                await ws.trade("cancel-order", sym, {"clientOid": client_oid,
+                                                     "marginCoin": MARGIN_COIN})
             else:
                 await self.rest.submit("POST", _CANCEL, body={
                     "symbol": sym, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN,

@@ -7,7 +7,8 @@ Bottom layer (like ``errors.py``): data only, no imports from the rest of the pa
 
 from __future__ import annotations
 
-__all__ = ["REST_RATE_LIMITS", "GLOBAL_LIMIT_PER_MIN", "ORDER_PATHS", "V2_MIX"]
+__all__ = ["REST_RATE_LIMITS", "GLOBAL_LIMIT_PER_MIN", "ORDER_PATHS", "RISK_REDUCING_PATHS",
+           "V2_MIX"]
 
 V2_MIX = "/api/v2/mix/"
 
@@ -38,4 +39,9 @@ GLOBAL_LIMIT_PER_MIN = 6000
 ORDER_PATHS = frozenset(V2_MIX + p for p in (
     "order/place-order", "order/batch-place-order", "order/cancel-order",
     "order/batch-cancel-orders", "order/cancel-all-orders", "order/modify-order",
+    "order/close-positions"))
+# Order paths that only take risk off: over the client-side limit they wait for their slot,
+# however long, instead of being refused (``max_rate_wait_s`` is for orders that add risk).
+RISK_REDUCING_PATHS = frozenset(V2_MIX + p for p in (
+    "order/cancel-order", "order/batch-cancel-orders", "order/cancel-all-orders",
     "order/close-positions"))

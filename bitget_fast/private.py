@@ -37,7 +37,7 @@ from bitget_fast.errors import (
     TransportError,
     exchange_error,
 )
-from bitget_fast.limits import V2_MIX
+from bitget_fast.limits import RISK_REDUCING_PATHS, V2_MIX
 from bitget_fast.models import StreamEvent
 from bitget_fast.wire import BitgetListener, BookRouter
 
@@ -99,7 +99,9 @@ class PrivateStream:
         self._sent: deque[float] = deque()
         self._queue: deque[bytes] = deque()
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._trades: dict[str, tuple[asyncio.Future[Any], asyncio.TimerHandle, str]] = {}
+        self._trades: dict[str, tuple[asyncio.Future[Any], asyncio.TimerHandle | None, str]] = {}
+        # trade requests waiting for their endpoint's slot (shared with REST): not yet sent
+        self._unsent: dict[str, asyncio.TimerHandle] = {}
         self._trade_ids = itertools.count(1)
         self.failure: BaseException | None = None
         self.counters = {"connects": 0, "disconnects": 0, "pushes": 0, "rejected": 0,
@@ -255,7 +257,7 @@ class PrivateStream:
         path = V2_MIX + "order/" + channel
         bucket = self._limiter.delay(path, time.monotonic()) if self._limiter is not None else 0.0
         wait = max(bucket, self.send_delay())
-        if wait > self.max_rate_wait_s:
+        if wait > self.max_rate_wait_s and path not in RISK_REDUCING_PATHS:
             fut.set_exception(RateLimitError(
                 "429", f"not sent: WS {channel} is over its rate limit for another {wait:.2f} s",
                 path=f"ws:{channel}"))
@@ -264,11 +266,33 @@ class PrivateStream:
         msg = orjson.dumps({"op": "trade", "args": [{
             "id": rid, "instType": INST_TYPE, "instId": symbol, "channel": channel,
             "params": params}]})
-        timer = loop.call_later(self.trade_timeout_s, self._trade_timeout, rid)
-        self._trades[rid] = (fut, timer, channel)
         self.counters["trade_requests"] += 1
-        self._send(msg)
+        if bucket > 0:
+            # the endpoint's second is full (REST counts in it too): send when it has room
+            self._trades[rid] = (fut, None, channel)
+            self._unsent[rid] = loop.call_later(bucket, self._send_trade, rid, path, msg)
+        else:
+            self._trades[rid] = (fut, loop.call_later(self.trade_timeout_s, self._trade_timeout,
+                                                      rid), channel)
+            self._send(msg)
         return fut
+
+    def _send_trade(self, rid: str, path: str, msg: bytes) -> None:
+        """Send a trade request that waited for its endpoint's slot (if still wanted)."""
+        self._unsent.pop(rid, None)
+        entry = self._trades.get(rid)
+        if entry is None or entry[0].done():
+            self._trades.pop(rid, None)
+            return
+        assert self._limiter is not None
+        wait = self._limiter.delay(path, time.monotonic())
+        loop = asyncio.get_running_loop()
+        if wait > 0:
+            self._unsent[rid] = loop.call_later(wait, self._send_trade, rid, path, msg)
+            return
+        self._trades[rid] = (entry[0], loop.call_later(self.trade_timeout_s, self._trade_timeout,
+                                                        rid), entry[2])
+        self._send(msg)
 
     def _trade_timeout(self, rid: str) -> None:
         entry = self._trades.pop(rid, None)
@@ -279,9 +303,20 @@ class PrivateStream:
 
     def _fail_trades(self, exc: BaseException, *, unknown: bool) -> None:
         trades, self._trades = self._trades, {}
-        for fut, timer, channel in trades.values():
-            timer.cancel()
-            if not fut.done():
+        unsent, self._unsent = self._unsent, {}
+        for rid, (fut, timer, channel) in trades.items():
+            if timer is not None:
+                timer.cancel()
+            if fut.done():
+                continue
+            handle = unsent.get(rid)
+            if handle is not None:
+                # still waiting for its rate-limit slot: it never left
+                handle.cancel()
+                fut.set_exception(TransportError(
+                    f"not sent: the private stream dropped while WS {channel} waited for its "
+                    "rate-limit slot"))
+            else:
                 fut.set_exception(OutcomeUnknownError(
                     "disconnected", f"the private stream dropped before the reply to WS {channel}; "
                     "reconcile by clientOid", path=f"ws:{channel}") if unknown else exc)
@@ -355,11 +390,16 @@ class PrivateStream:
             self._event("error", str(err))
 
     def _trade_reply(self, msg: dict[str, Any], arg: dict[str, Any], code: str) -> None:
-        entry = self._trades.pop(str(arg.get("id")), None)
+        rid = str(arg.get("id"))
+        entry = self._trades.pop(rid, None)
         if entry is None:
             return
         fut, timer, channel = entry
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
+        handle = self._unsent.pop(rid, None)
+        if handle is not None:   # a reply to what we have not sent: it is not sent now
+            handle.cancel()
         if fut.done():
             return
         if msg.get("event") == "trade" and code in ("0", "00000"):

@@ -53,7 +53,7 @@ from bitget_fast.errors import (
     TransportError,
     exchange_error,
 )
-from bitget_fast.limits import ORDER_PATHS, REST_RATE_LIMITS
+from bitget_fast.limits import ORDER_PATHS, REST_RATE_LIMITS, RISK_REDUCING_PATHS
 
 from bitget_fast._http import Request as _Request
 from bitget_fast._http import RequestBuilder, RestBase, RestConnection
@@ -346,8 +346,9 @@ class RestClient(RestBase):
 
     def _rate_wait(self, req: _Request, wait: float) -> None:
         """``req``'s endpoint is over its limit for ``wait`` s: dispatch it then, or refuse
-        an order that would wait longer than ``max_rate_wait_s``."""
-        if req.changes_orders and wait > self.max_rate_wait_s:
+        an order that would wait longer than ``max_rate_wait_s`` (cancels always wait)."""
+        if req.changes_orders and wait > self.max_rate_wait_s and \
+                req.path not in RISK_REDUCING_PATHS:
             self._finish_error(req, RateLimitError(
                 "429", f"not sent: {req.path} is over its rate limit for another "
                 f"{wait:.2f} s (client-side limiter; max_rate_wait_s="

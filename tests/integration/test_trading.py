@@ -26,6 +26,7 @@ from bitget_fast import (
     ParameterError,
     PositionModeError,
     RateLimitError,
+    TransportError,
     ValidationError,
 )
 from bitget_fast.sim import Simulator
@@ -776,6 +777,72 @@ async def test_events_before_rest_reply_and_ws_order_entry() -> None:
             with pytest.raises(ParameterError):
                 await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 5),
                                      extra={"stpMode": "bogus"})
+            await converged(bp, sim, acc)
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_ws_orders_share_the_rest_windows_and_wait_for_their_slot() -> None:
+    """Ten REST orders fill place-order's second; three WS orders right after wait for slots
+    in that shared window (they were written at once and refused by Bitget's 429 before).
+    A WS order still waiting when the stream drops fails as never sent."""
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, ws_trading=True)
+        bp = await start(sim, order_transport="ws", max_rate_wait_s=3)
+        try:
+            bid, _ = bid_ask(sim)
+            bp.order_transport = "rest"
+            by_rest = [bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 10 - i)) for i in range(10)]
+            bp.order_transport = "ws"
+            t0 = time.monotonic()
+            by_ws = await asyncio.gather(*(bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 30 - i))
+                                           for i in range(3)))
+            assert time.monotonic() - t0 > 0.5
+            assert [o.status for o in by_ws] == ["live"] * 3
+            await asyncio.gather(*(o.wait_status("live", timeout_s=5) for o in by_rest))
+            assert bp.stats()["private"]["trade_requests"] == 3
+            assert bp.rest.stats()["rate_limited"] == 0
+            await converged(bp, sim, acc)
+            # the window is full again; the stream drops while the next WS order waits
+            await asyncio.sleep(1.1)
+            bp.order_transport = "rest"
+            for i in range(10):
+                bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 40 - i))
+            bp.order_transport = "ws"
+            waiting = bp.submit_order("BTCUSDT", "buy", "0.01", str(bid - 60))
+            await asyncio.sleep(0.1)
+            bp._private.reconnect_min_s = bp._private.reconnect_max_s = 2.0
+            sim.drop_connections("private")
+            with pytest.raises(TransportError, match="not sent: .*waited for its rate-limit slot"):
+                await bp._outcome(waiting)
+            assert waiting.status == "rejected"
+            await asyncio.sleep(1.2)
+            assert waiting.client_oid not in acc.by_client_oid   # it never reached the exchange
+        finally:
+            await bp.close()
+
+
+@run_async(60)
+async def test_ws_order_entry_falls_back_to_rest_while_the_stream_is_down() -> None:
+    async with make_sim() as sim:
+        acc, _ = setup_accounts(sim, ws_trading=True)
+        bp = await start(sim, order_transport="ws")
+        try:
+            bid, _ = bid_ask(sim)
+            bp._private.reconnect_min_s = bp._private.reconnect_max_s = 3.0
+            sim.drop_connections("private")
+            await eventually(lambda: not bp._private.ready or "still ready")
+            o = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 5))
+            assert o.status == "live" and o.order_id
+            await bp.cancel_order("BTCUSDT", o.client_oid)
+            await o.wait_done(5)   # the stream is back by then, or the cancel check queries it
+            assert o.status == "canceled"
+            assert bp.stats()["connector"]["ws_order_fallbacks"] == 2
+            assert bp.stats()["private"]["trade_requests"] == 0
+            await bp._private.wait_ready(10)
+            o2 = await bp.place_order("BTCUSDT", "buy", "0.01", str(bid - 6))
+            assert o2.status == "live" and bp.stats()["private"]["trade_requests"] == 1
             await converged(bp, sim, acc)
         finally:
             await bp.close()

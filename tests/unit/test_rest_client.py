@@ -293,3 +293,28 @@ def test_a_burst_refused_together_pauses_once_and_consecutive_429s_double_the_pa
             await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_a_cancel_over_the_limit_waits_for_its_slot_however_long():
+    """max_rate_wait_s refuses orders that add risk; a cancel over its limit is sent late."""
+    cancel = "/api/v2/mix/order/cancel-order"
+    ok = _reply(200, "00000")
+
+    async def main() -> None:
+        server, url, arrivals = await _scripted_peer(lambda n: (0.0, ok))
+        try:
+            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
+                                  max_rate_wait_s=0.05) as rc:
+                got = await asyncio.gather(*(rc.submit("POST", cancel, body={"n": i})
+                                             for i in range(12)))
+                assert got == [{"a": 1}] * 12 and rc.stats()["rate_waits"] >= 2
+                assert arrivals[10] - arrivals[0] >= 1.0
+                with pytest.raises(RateLimitError, match="not sent"):
+                    await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
+                                           for i in range(11)))
+        finally:
+            await asyncio.sleep(0.05)
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
