@@ -18,7 +18,8 @@ Group:
       bitget_fast RestClient
                        the order path alone: ``RestClient.submit`` of the params dict
                        (orjson body; request built and signed into one buffer in C;
-                       reply framed in C and decoded in one orjson pass into the future)
+                       reply framed in C and decoded in one msgspec pass into the ack
+                       Struct, as the connector does, into the future)
       bitget_fast      the whole connector as a user holds it: ``await bp.place_order``
                        / ``await bp.cancel_order`` with rules checked and the order
                        tracked, AND the private stream's pushes (Bitget sends ~4 per
@@ -128,8 +129,9 @@ ROUNDS = {FLOOR: (5, 1), "bitget_fast": (5, 1), "bitget_fast RestClient": (5, 1)
           "aiohttp": (5, 1), "ccxt": (3, 1)}   # (rounds, warmup) when timed
 
 # Rows whose every round is preceded by a floor round (untimed for pytest-benchmark):
-# ``x_floor_paired`` is the median of those neighbours' ratios, shown beside the ratio of
-# the medians (which decides the target) -- on a shared VM single rounds swing 35-70 us.
+# ``x_floor_paired`` is the median of those neighbours' ratios, which decides the target
+# (report.py), the ratio of the medians shown beside it -- on a shared VM single rounds
+# swing 35-70 us and two separate series' medians drift apart.
 PAIRED = ("bitget_fast RestClient", "bitget_fast")
 
 _FLOOR_US: list[float] = []     # the floor's CPU per request, once it has run this session

@@ -64,12 +64,18 @@ def test_floor_target_not_met_and_not_run():
     text = report.render(data)
     assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
             "| 1.33x pre-built floor | NO |") in text
-    # paired rounds are shown beside the medians' ratio, which decides
+    # with paired rounds their median ratio decides, the medians' ratio shown beside it
     paired = _bench(ORDER, "bitget_fast RestClient", 400.0e-6)
     paired["extra_info"]["x_floor_paired"] = 1.15
     text = report.render({"benchmarks": [paired, _bench(ORDER, "pre-built floor", 300.0e-6)]})
     assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
-            "| 1.33x pre-built floor (medians; paired rounds 1.15x) | NO |") in text
+            "| 1.15x pre-built floor (paired rounds; ratio of medians 1.33x) | yes |") in text
+    paired["extra_info"]["x_floor_paired"] = 1.28
+    fast = _bench(ORDER, "bitget_fast RestClient", 300.0e-6)
+    fast["extra_info"]["x_floor_paired"] = 1.28
+    text = report.render({"benchmarks": [fast, _bench(ORDER, "pre-built floor", 300.0e-6)]})
+    assert (f"| {ORDER} | ≤ 1.2x the pre-built-request floor (same run), bitget_fast RestClient "
+            "| 1.28x pre-built floor (paired rounds; ratio of medians 1.00x) | NO |") in text
     # without the compared case the target is listed as not run
     text = report.render({"benchmarks": [_bench(ORDER, "pre-built floor", 300.0e-6)]})
     assert f"| {ORDER} | — | not run | — |" in text
