@@ -29,6 +29,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport uint8_t
 from libc.string cimport memcpy, memmove, memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from bitget_fast._c cimport (
     BF_HTTP_DONE, BF_HTTP_ERROR, BF_HTTP_MORE, BF_I64_MAX_DIGITS, bf_fmt_i64, bf_http_dechunk,
@@ -52,6 +53,14 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 cdef Py_ssize_t EXCERPT = 64
 
 cdef object _monotonic = time.monotonic
+
+
+cdef inline double _now() noexcept nogil:
+    """``time.monotonic()`` (the same clock, CLOCK_MONOTONIC) without a Python call: the
+    limiter's stamps and these must compare."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 cdef object _time_ns = time.time_ns
 cdef object _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError)
@@ -374,8 +383,9 @@ cdef class RestConnection(HttpConnection):
         req.conn = self
         self._counters["requests"] += 1
         # no timer per request: the client's watchdog looks at the busy connections' send times
-        cdef double now = _monotonic()
+        cdef double now = _now()
         req.t_sent = now
+        self.last_used = now   # idle from the last request on (its reply follows within ms)
         if req.t_counted != 0.0 and now - req.t_counted > RESTAMP_MIN_S:
             # it waited for a connection: the server counts it from now
             self._limiter.restamp(req.path, req.t_counted, now)
@@ -406,7 +416,6 @@ cdef class RestConnection(HttpConnection):
     cdef int _response(self, int status, bytes body, bint keep_alive) except -1:
         cdef Request req = self.req
         self.req = None
-        self.last_used = _monotonic()
         if req is None:
             # a reply nobody asked for: the stream is out of step
             self.abort()
@@ -503,7 +512,7 @@ cdef class RestBase:
             changes_orders = path in _ORDER_PATHS
         req = Request(method, path, query, raw, signed, changes_orders, fut, decode)
         if limited:
-            now = _monotonic()
+            now = _now()
             wait = self.limiter.delay(path, now)
             if wait > 0:
                 self._rate_wait(req, wait)   # waits for the window (or refuses)
