@@ -29,9 +29,13 @@ class _Ack(msgspec.Struct):
     orderId: str | None = None
 
 
-async def _peer(reply: bytes, close: bool = False) -> tuple[asyncio.AbstractServer, str]:
-    """Answers /public/time properly and every other request with ``reply`` (then closes
-    the connection if ``close``)."""
+async def _scripted_peer(script: Any, close: bool = False
+                         ) -> tuple[asyncio.AbstractServer, str, list[float]]:
+    """Answers /public/time properly and the n-th other request after ``script(n)``'s
+    (delay_s, reply), then closes the connection if ``close``; returns those requests'
+    arrival times (loop clock) as well."""
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -40,7 +44,14 @@ async def _peer(reply: bytes, close: bool = False) -> tuple[asyncio.AbstractServ
                 m = re.search(rb"Content-Length: (\d+)", head)
                 if m:
                     await reader.readexactly(int(m.group(1)))
-                writer.write(TIME_REPLY if b"/public/time" in head else reply)
+                if b"/public/time" in head:
+                    writer.write(TIME_REPLY)
+                else:
+                    arrivals.append(loop.time())
+                    delay, reply = script(len(arrivals))
+                    if delay:
+                        await asyncio.sleep(delay)
+                    writer.write(reply)
                 await writer.drain()
                 if close and b"/public/time" not in head:
                     writer.close()
@@ -50,7 +61,14 @@ async def _peer(reply: bytes, close: bool = False) -> tuple[asyncio.AbstractServ
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}", arrivals
+
+
+async def _peer(reply: bytes, close: bool = False) -> tuple[asyncio.AbstractServer, str]:
+    """Answers /public/time properly and every other request with ``reply`` (then closes
+    the connection if ``close``)."""
+    server, url, _ = await _scripted_peer(lambda n: (0.0, reply), close)
+    return server, url
 
 
 def _run(reply: bytes, method: str, path: str, close: bool = False, **kw: Any) -> BaseException | Any:
@@ -203,39 +221,25 @@ def test_client_side_limit_refuses_an_order_that_would_wait_too_long_and_delays_
     asyncio.run(main())
 
 
-async def _scripted_peer(script: Any) -> tuple[asyncio.AbstractServer, str, list[float]]:
-    """Like ``_peer``, but ``script(n)`` gives the n-th order request's (delay_s, reply);
-    returns the order requests' arrival times (loop clock) as well."""
-    arrivals: list[float] = []
-    loop = asyncio.get_running_loop()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                m = re.search(rb"Content-Length: (\d+)", head)
-                if m:
-                    await reader.readexactly(int(m.group(1)))
-                if b"/public/time" in head:
-                    writer.write(TIME_REPLY)
-                else:
-                    arrivals.append(loop.time())
-                    delay, reply = script(len(arrivals))
-                    if delay:
-                        await asyncio.sleep(delay)
-                    writer.write(reply)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}", arrivals
-
-
 def _reply(status: int, code: str) -> bytes:
     body = b'{"code":"%s","msg":"m","requestTime":1,"data":{"a":1}}' % code.encode()
     return b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
+
+
+def _with_scripted_peer(script: Any, check: Any, **client_kw: Any) -> None:
+    """Run ``await check(rc, arrivals)`` with a RestClient (``client_kw``) on a scripted peer."""
+    async def main() -> None:
+        server, url, arrivals = await _scripted_peer(script)
+        try:
+            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
+                                  **client_kw) as rc:
+                await check(rc, arrivals)
+        finally:
+            await asyncio.sleep(0.05)   # the peer's handlers see the client's close
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
 
 
 def test_the_limiter_counts_a_request_when_it_is_written_not_when_it_queued():
@@ -244,23 +248,15 @@ def test_the_limiter_counts_a_request_when_it_is_written_not_when_it_queued():
     stamped at queueing time let the five through together, ~1 s after the first ten queued)."""
     ok = _reply(200, "00000")
 
-    async def main() -> None:
-        server, url, arrivals = await _scripted_peer(lambda n: (0.05 if n <= 10 else 0.0, ok))
-        try:
-            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
-                                  max_rate_wait_s=5, connections=1, max_connections=1) as rc:
-                got = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
-                                             for i in range(15)))
-                assert got == [{"a": 1}] * 15 and len(arrivals) == 15
-                gaps = [arrivals[i] - arrivals[i - 10] for i in range(10, 15)]
-                assert min(gaps) >= 1.0, gaps
-                assert rc.stats()["rate_waits"] >= 5
-        finally:
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
+    async def check(rc: RestClient, arrivals: list[float]) -> None:
+        got = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i}) for i in range(15)))
+        assert got == [{"a": 1}] * 15 and len(arrivals) == 15
+        gaps = [arrivals[i] - arrivals[i - 10] for i in range(10, 15)]
+        assert min(gaps) >= 1.0, gaps
+        assert rc.stats()["rate_waits"] >= 5
 
-    asyncio.run(main())
+    _with_scripted_peer(lambda n: (0.05 if n <= 10 else 0.0, ok), check,
+                        max_rate_wait_s=5, connections=1, max_connections=1)
 
 
 def test_a_burst_refused_together_pauses_once_and_consecutive_429s_double_the_pause():
@@ -268,31 +264,23 @@ def test_a_burst_refused_together_pauses_once_and_consecutive_429s_double_the_pa
     the next order, sent after the pause, gets 429 again: the pause doubles to 2 s."""
     r429 = _reply(429, "429")
 
-    async def main() -> None:
-        server, url, arrivals = await _scripted_peer(lambda n: (0.05, r429))
-        try:
-            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
-                                  connections=5, max_connections=5) as rc:
-                loop = asyncio.get_running_loop()
-                res = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
-                                             for i in range(5)), return_exceptions=True)
-                assert all(isinstance(r, RateLimitError) for r in res), res
-                assert rc.stats()["rate_limited"] == 5
-                now = loop.time()
-                assert rc.limiter.backoff[PLACE] == 1.0
-                assert 0.8 < rc.limiter.blocked_until[PLACE] - now <= 1.0
-                # the paused endpoint: the next order waits out the pause (max_rate_wait_s=1)
-                with pytest.raises(RateLimitError):
-                    await rc.submit("POST", PLACE, body={"n": 5})
-                assert loop.time() - now >= 0.8 and len(arrivals) == 6
-                assert rc.limiter.backoff[PLACE] == 2.0
-                assert 1.8 < rc.limiter.blocked_until[PLACE] - loop.time() <= 2.0
-        finally:
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
+    async def check(rc: RestClient, arrivals: list[float]) -> None:
+        loop = asyncio.get_running_loop()
+        res = await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i}) for i in range(5)),
+                                   return_exceptions=True)
+        assert all(isinstance(r, RateLimitError) for r in res), res
+        assert rc.stats()["rate_limited"] == 5
+        now = loop.time()
+        assert rc.limiter.backoff[PLACE] == 1.0
+        assert 0.8 < rc.limiter.blocked_until[PLACE] - now <= 1.0
+        # the paused endpoint: the next order waits out the pause (max_rate_wait_s=1)
+        with pytest.raises(RateLimitError):
+            await rc.submit("POST", PLACE, body={"n": 5})
+        assert loop.time() - now >= 0.8 and len(arrivals) == 6
+        assert rc.limiter.backoff[PLACE] == 2.0
+        assert 1.8 < rc.limiter.blocked_until[PLACE] - loop.time() <= 2.0
 
-    asyncio.run(main())
+    _with_scripted_peer(lambda n: (0.05, r429), check, connections=5, max_connections=5)
 
 
 def test_a_cancel_over_the_limit_waits_for_its_slot_however_long():
@@ -300,21 +288,11 @@ def test_a_cancel_over_the_limit_waits_for_its_slot_however_long():
     cancel = "/api/v2/mix/order/cancel-order"
     ok = _reply(200, "00000")
 
-    async def main() -> None:
-        server, url, arrivals = await _scripted_peer(lambda n: (0.0, ok))
-        try:
-            async with RestClient(url, Credentials("k" * 16, "s", "p"), timeout_s=5,
-                                  max_rate_wait_s=0.05) as rc:
-                got = await asyncio.gather(*(rc.submit("POST", cancel, body={"n": i})
-                                             for i in range(12)))
-                assert got == [{"a": 1}] * 12 and rc.stats()["rate_waits"] >= 2
-                assert arrivals[10] - arrivals[0] >= 1.0
-                with pytest.raises(RateLimitError, match="not sent"):
-                    await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i})
-                                           for i in range(11)))
-        finally:
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
+    async def check(rc: RestClient, arrivals: list[float]) -> None:
+        got = await asyncio.gather(*(rc.submit("POST", cancel, body={"n": i}) for i in range(12)))
+        assert got == [{"a": 1}] * 12 and rc.stats()["rate_waits"] >= 2
+        assert arrivals[10] - arrivals[0] >= 1.0
+        with pytest.raises(RateLimitError, match="not sent"):
+            await asyncio.gather(*(rc.submit("POST", PLACE, body={"n": i}) for i in range(11)))
 
-    asyncio.run(main())
+    _with_scripted_peer(lambda n: (0.0, ok), check, max_rate_wait_s=0.05)
