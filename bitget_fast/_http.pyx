@@ -52,15 +52,6 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 # Bytes of the stream quoted in a framing error.
 cdef Py_ssize_t EXCERPT = 64
 
-cdef object _monotonic = time.monotonic
-
-
-cdef inline double _now() noexcept nogil:
-    """``time.monotonic()`` (the same clock, CLOCK_MONOTONIC) without a Python call: the
-    limiter's stamps and these must compare."""
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 cdef object _time_ns = time.time_ns
 cdef object _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError)
@@ -70,6 +61,14 @@ cdef str _SUCCESS = "00000"
 # A request that waited this long for a connection after the limiter counted it is
 # re-counted when it is written: the server counts it when it arrives.
 cdef double RESTAMP_MIN_S = 0.002
+
+
+cdef inline double _now() noexcept nogil:
+    """``time.monotonic()`` (the same clock, CLOCK_MONOTONIC) without a Python call: the
+    limiter's stamps and these must compare."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
 cdef class HttpConnection:
@@ -371,7 +370,7 @@ cdef class RestConnection(HttpConnection):
         self._decoders = decoders
         self.max_body = max_body
         self.req = None
-        self.last_used = _monotonic()
+        self.last_used = _now()
 
     def __repr__(self):
         return f"<RestConnection closed={self.closed} busy={self.req is not None}>"

@@ -267,32 +267,31 @@ class PrivateStream:
             "id": rid, "instType": INST_TYPE, "instId": symbol, "channel": channel,
             "params": params}]})
         self.counters["trade_requests"] += 1
-        if bucket > 0:
-            # the endpoint's second is full (REST counts in it too): send when it has room
-            self._trades[rid] = (fut, None, channel)
-            self._unsent[rid] = loop.call_later(bucket, self._send_trade, rid, path, msg)
-        else:
-            self._trades[rid] = (fut, loop.call_later(self.trade_timeout_s, self._trade_timeout,
-                                                      rid), channel)
-            self._send(msg)
+        self._trades[rid] = (fut, None, channel)   # its reply timer starts when it is written
+        self._send_after(rid, path, msg, bucket)
         return fut
 
-    def _send_trade(self, rid: str, path: str, msg: bytes) -> None:
-        """Send a trade request that waited for its endpoint's slot (if still wanted)."""
+    def _send_after(self, rid: str, path: str, msg: bytes, wait: float) -> None:
+        """Write trade request ``rid`` now (``wait`` 0: its slot in the endpoint's window,
+        shared with REST, is counted) or look for a slot again in ``wait`` s."""
+        loop = asyncio.get_running_loop()
+        if wait > 0:
+            self._unsent[rid] = loop.call_later(wait, self._retry_slot, rid, path, msg)
+            return
+        fut, _, channel = self._trades[rid]
+        self._trades[rid] = (fut, loop.call_later(self.trade_timeout_s, self._trade_timeout, rid),
+                             channel)
+        self._send(msg)
+
+    def _retry_slot(self, rid: str, path: str, msg: bytes) -> None:
+        """A trade request's wait for its slot is over: send it if it is still wanted."""
         self._unsent.pop(rid, None)
         entry = self._trades.get(rid)
         if entry is None or entry[0].done():
             self._trades.pop(rid, None)
             return
         assert self._limiter is not None
-        wait = self._limiter.delay(path, time.monotonic())
-        loop = asyncio.get_running_loop()
-        if wait > 0:
-            self._unsent[rid] = loop.call_later(wait, self._send_trade, rid, path, msg)
-            return
-        self._trades[rid] = (entry[0], loop.call_later(self.trade_timeout_s, self._trade_timeout,
-                                                        rid), entry[2])
-        self._send(msg)
+        self._send_after(rid, path, msg, self._limiter.delay(path, time.monotonic()))
 
     def _trade_timeout(self, rid: str) -> None:
         entry = self._trades.pop(rid, None)
