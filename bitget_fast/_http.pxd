@@ -50,14 +50,28 @@ cdef class RequestBuilder:
     cpdef bytes build(self, Request req, long long now_ms=*)
 
 
+cdef class RestBase:
+    cdef public object _loop
+    cdef public bint _closed
+    cdef public object _signer
+    cdef public list _idle
+    cdef public object _queue
+    cdef public bint enforce_rate_limits
+    cdef public object limiter
+    # requests written and replies framed, on every connection (kept in C: the order path
+    # adds 1 to each)
+    cdef public unsigned long long n_requests
+    cdef public unsigned long long n_replies
+
+
 cdef class RestConnection(HttpConnection):
     cdef public object client
+    cdef RestBase _base
     cdef public Request req
     cdef public double last_used
     cdef RequestBuilder _builder
     cdef list _idle
     cdef object _queue
-    cdef dict _counters
     cdef dict _backoff
     cdef object _limiter
     cdef dict _decoders

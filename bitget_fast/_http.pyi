@@ -68,8 +68,8 @@ class RestConnection(HttpConnection):
     client: Any
     req: Request | None
     last_used: float
-    def __init__(self, client: Any, builder: RequestBuilder, idle: list[RestConnection],
-                 queue: Any, counters: dict[str, int], limiter: Any,
+    def __init__(self, client: RestBase, builder: RequestBuilder, idle: list[RestConnection],
+                 queue: Any, limiter: Any,
                  decoders: dict[Any, Callable[[bytes], Any]], max_body: int = ...) -> None: ...
     def send(self, req: Request) -> None:
         """Build, sign and write ``req``."""
@@ -81,7 +81,12 @@ class RestBase:
 
     enforce_rate_limits: bool
     limiter: Any
+    n_requests: int
+    n_replies: int
     def submit(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                body: Any = None, signed: bool = True, decode: Any = None,
                changes_orders: bool | None = None) -> asyncio.Future[Any]:
         """Send now (or when a connection and the endpoint's limit allow); a future of ``data``."""
+
+def flat_json(d: dict[Any, Any]) -> bytes | None:
+    """``orjson.dumps(d)`` for a dict of ASCII str keys and values; None for any other dict."""

@@ -19,23 +19,27 @@ every failure path; this module only keeps the per-request work out of the inter
   ``RestClient._reply``.
 """
 import logging
-import time
 
 import msgspec
 import orjson
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
+from cpython.dict cimport PyDict_Next
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport uint8_t
 from libc.string cimport memcpy, memmove, memset
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from bitget_fast._c cimport (
     BF_HTTP_DONE, BF_HTTP_ERROR, BF_HTTP_MORE, BF_I64_MAX_DIGITS, bf_fmt_i64, bf_http_dechunk,
     bf_http_frame, bf_http_msg,
 )
-from bitget_fast._text cimport ascii_view
+from bitget_fast._text cimport (
+    PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_IS_COMPACT_ASCII, ascii_view,
+)
 from bitget_fast.signing cimport SIGNATURE_LEN, Signer
 
 from bitget_fast.auth import encode_query as _encode_query
@@ -43,7 +47,7 @@ from bitget_fast.errors import ConfigurationError, ProtocolError, TransportError
 from bitget_fast.limits import ORDER_PATHS as _ORDER_PATHS
 
 __all__ = ["HttpConnection", "HttpFramer", "Request", "RequestBuilder", "RestBase", "RestConnection",
-           "DEFAULT_MAX_BODY"]
+           "DEFAULT_MAX_BODY", "flat_json"]
 
 log = logging.getLogger("bitget_fast.rest")
 
@@ -52,7 +56,6 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 # Bytes of the stream quoted in a framing error.
 cdef Py_ssize_t EXCERPT = 64
 
-cdef object _time_ns = time.time_ns
 cdef object _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError)
 cdef object _orjson_loads = orjson.loads
@@ -69,6 +72,13 @@ cdef inline double _now() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+cdef inline long long _wall_ms() noexcept nogil:
+    """``time.time_ns() // 1_000_000`` (CLOCK_REALTIME) without a Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1_000_000
 
 
 cdef class HttpConnection:
@@ -242,6 +252,105 @@ cdef class HttpFramer(HttpConnection):
         return 0
 
 
+cdef const char *_HEX = b"0123456789abcdef"
+
+
+cdef inline Py_ssize_t _json_str_len(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    # the quoted JSON string's length: `"` and `\` take 2 bytes, \b \t \n \f \r 2,
+    # other control bytes 6 (\u00XX), anything else 1
+    cdef Py_ssize_t i, k = n + 2
+    cdef unsigned char c
+    for i in range(n):
+        c = p[i]
+        if c < 0x20:
+            k += 1 if (c == 8 or c == 9 or c == 10 or c == 12 or c == 13) else 5
+        elif c == 34 or c == 92:
+            k += 1
+    return k
+
+
+cdef inline Py_ssize_t _json_str_write(char *w, const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, k = 1
+    cdef unsigned char c
+    w[0] = b'"'
+    for i in range(n):
+        c = p[i]
+        if c >= 0x20 and c != 34 and c != 92:
+            w[k] = <char>c
+            k += 1
+            continue
+        w[k] = b'\\'
+        if c == 34 or c == 92:
+            w[k + 1] = <char>c
+        elif c == 8:
+            w[k + 1] = b'b'
+        elif c == 9:
+            w[k + 1] = b't'
+        elif c == 10:
+            w[k + 1] = b'n'
+        elif c == 12:
+            w[k + 1] = b'f'
+        elif c == 13:
+            w[k + 1] = b'r'
+        else:
+            memcpy(w + k + 1, b"u00", 3)
+            w[k + 4] = _HEX[c >> 4]
+            w[k + 5] = _HEX[c & 15]
+            k += 4
+        k += 2
+    w[k] = b'"'
+    return k + 1
+
+
+cdef object _flat_json(dict d):
+    # The JSON of a dict of ASCII str keys and values (every Bitget order parameter), in
+    # this module, so the order path touches no JSON library's code (NOTES.md: each library
+    # an order touches costs ~1-2 us of cache and TLB misses after the event loop's sleep).
+    # None for anything else: the caller falls back to orjson.
+    cdef PyObject *k
+    cdef PyObject *v
+    cdef Py_ssize_t pos = 0, total = 1, n = 0, w = 0
+    cdef bytes out
+    cdef char *o
+    # pass 1: every key and value an exact, compact ASCII str; the size. No Python code runs
+    # between the passes, so the dict cannot change.
+    while PyDict_Next(d, &pos, &k, &v):
+        if not (PyUnicode_CheckExact(<object>k) and PyUnicode_IS_COMPACT_ASCII(<object>k)
+                and PyUnicode_CheckExact(<object>v) and PyUnicode_IS_COMPACT_ASCII(<object>v)):
+            return None
+        total += 2 + _json_str_len(<const unsigned char *>PyUnicode_DATA(<object>k),
+                                   PyUnicode_GET_LENGTH(<object>k)) \
+            + _json_str_len(<const unsigned char *>PyUnicode_DATA(<object>v),
+                            PyUnicode_GET_LENGTH(<object>v))
+        n += 1
+    if n == 0:
+        total = 2
+    out = PyBytes_FromStringAndSize(NULL, total)
+    o = PyBytes_AS_STRING(out)
+    o[0] = b'{'
+    w = 1
+    pos = 0
+    while PyDict_Next(d, &pos, &k, &v):
+        if w > 1:
+            o[w] = b','
+            w += 1
+        w += _json_str_write(o + w, <const unsigned char *>PyUnicode_DATA(<object>k),
+                             PyUnicode_GET_LENGTH(<object>k))
+        o[w] = b':'
+        w += 1
+        w += _json_str_write(o + w, <const unsigned char *>PyUnicode_DATA(<object>v),
+                             PyUnicode_GET_LENGTH(<object>v))
+    o[w] = b'}'
+    assert w + 1 == total
+    return out
+
+
+def flat_json(dict d not None):
+    """``orjson.dumps(d)`` for a dict of ASCII str keys and values, written in this module;
+    None for any other dict (the caller uses orjson)."""
+    return _flat_json(d)
+
+
 cdef inline int _check_target(const char *p, Py_ssize_t n, str what) except -1:
     # The request line is built from these bytes: no space, control byte or non-ASCII.
     cdef Py_ssize_t i
@@ -272,6 +381,21 @@ cdef class Request:
 
     def __repr__(self):
         return f"<Request {self.method} {self.path}>"
+
+
+cdef inline Request _new_request(str method, str path, str query, bytes body, bint signed,
+                                 bint changes_orders, future, decode):
+    # Request(...) without the Python-level call of __init__ (the same fields)
+    cdef Request req = Request.__new__(Request)
+    req.method = method
+    req.path = path
+    req.query = query
+    req.body = body
+    req.signed = signed
+    req.changes_orders = changes_orders
+    req.future = future
+    req.decode = decode
+    return req
 
 
 cdef class RequestBuilder:
@@ -317,7 +441,7 @@ cdef class RequestBuilder:
             if self._signer is None:
                 raise ValueError(f"{req.path} needs credentials; this client has none")
             if now_ms == 0:
-                now_ms = _time_ns() // 1_000_000 + self.offset_ms
+                now_ms = _wall_ms() + self.offset_ms
             tslen = <Py_ssize_t>bf_fmt_i64(now_ms, ts)
             head = self._signed_head
         else:
@@ -358,13 +482,13 @@ cdef class RequestBuilder:
 cdef class RestConnection(HttpConnection):
     """One keep-alive connection of a RestClient, one request at a time."""
 
-    def __init__(self, client, RequestBuilder builder, list idle, queue, dict counters,
-                 limiter, dict decoders, Py_ssize_t max_body=DEFAULT_MAX_BODY):
+    def __init__(self, client, RequestBuilder builder, list idle, queue, limiter,
+                 dict decoders, Py_ssize_t max_body=DEFAULT_MAX_BODY):
         self.client = client
+        self._base = <RestBase?>client
         self._builder = builder
         self._idle = idle
         self._queue = queue
-        self._counters = counters
         self._limiter = limiter
         self._backoff = limiter.backoff
         self._decoders = decoders
@@ -380,7 +504,7 @@ cdef class RestConnection(HttpConnection):
         data = self._builder.build(req)
         self.req = req
         req.conn = self
-        self._counters["requests"] += 1
+        self._base.n_requests += 1
         # no timer per request: the client's watchdog looks at the busy connections' send times
         cdef double now = _now()
         req.t_sent = now
@@ -424,7 +548,7 @@ cdef class RestConnection(HttpConnection):
             if self.transport is not None:
                 self.transport.close()
         try:
-            self._counters["replies"] += 1
+            self._base.n_replies += 1
             if not self.closed:
                 if self._queue:
                     self.client._release(self)
@@ -472,14 +596,6 @@ cdef class RestBase:
     """The compiled part of :class:`bitget_fast.RestClient`: ``submit``'s common path (a
     free connection, the endpoint under its limit) runs without a Python frame."""
 
-    cdef public object _loop
-    cdef public bint _closed
-    cdef public object _signer
-    cdef public list _idle
-    cdef public object _queue
-    cdef public bint enforce_rate_limits
-    cdef public object limiter
-
     def submit(self, str method not None, str path not None, *, params=None, body=None,
                bint signed=True, decode=None, changes_orders=None):
         """Send now (or as soon as a connection and the endpoint's limit allow); a future of ``data``.
@@ -506,10 +622,12 @@ cdef class RestBase:
         elif type(body) is bytes:
             raw = <bytes>body
         else:
-            raw = _orjson_dumps(body)
+            raw = _flat_json(<dict>body) if type(body) is dict else None
+            if raw is None:
+                raw = _orjson_dumps(body)
         if changes_orders is None:
             changes_orders = path in _ORDER_PATHS
-        req = Request(method, path, query, raw, signed, changes_orders, fut, decode)
+        req = _new_request(method, path, query, raw, signed, changes_orders, fut, decode)
         if limited:
             now = _now()
             wait = self.limiter.delay(path, now)

@@ -4,7 +4,8 @@
 each carries one request at a time. The per-request work is compiled
 (:mod:`bitget_fast._http`): a request is built into one ``bytes`` -- request line, a
 pre-built header block (key, passphrase, content type), the timestamp, the signature from
-the compiled :class:`~bitget_fast.Signer` hashing the prehash from its parts, the body --
+the compiled :class:`~bitget_fast.Signer` hashing the prehash from its parts, the body (a
+flat dict of ASCII strings is written as JSON there too; anything else through orjson) --
 and handed to the transport with one ``write``; replies are framed in C (``src/bf_http.c``:
 Content-Length, chunked, read-to-close; malformed input is refused, never guessed at) and
 a success reply is decoded in one msgspec/orjson pass straight into the caller's future.
@@ -223,7 +224,8 @@ class RestClient(RestBase):
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rtt_ms = 0.0
         self.last_connect_error: TransportError | None = None
-        self.counters = {"requests": 0, "replies": 0, "errors": 0, "retries": 0, "rate_waits": 0,
+        # requests and replies are counted in n_requests / n_replies (RestBase, in C)
+        self.counters = {"errors": 0, "retries": 0, "rate_waits": 0,
                          "rate_limited": 0, "clock_resyncs": 0, "connections_opened": 0,
                          "connections_lost": 0, "timeouts": 0}
 
@@ -294,7 +296,8 @@ class RestClient(RestBase):
 
     def stats(self) -> dict[str, int]:
         """Counters: requests, replies, errors, retries, rate waits, reconnects..."""
-        return {**self.counters, "open_connections": len(self._conns),
+        return {"requests": self.n_requests, "replies": self.n_replies, **self.counters,
+                "open_connections": len(self._conns),
                 "queued": len(self._queue)}
 
     # ------------------------------------------------------------------ requests
@@ -412,7 +415,7 @@ class RestClient(RestBase):
         return True
 
     def _new_conn(self) -> RestConnection:
-        return RestConnection(self, self._builder, self._idle, self._queue, self.counters,
+        return RestConnection(self, self._builder, self._idle, self._queue,
                               self.limiter, self._decoders, MAX_REPLY_BYTES)
 
     def _typed_decoder(self, tp: Any) -> Callable[[bytes], Any]:
