@@ -17,7 +17,8 @@ Group:
                        ``cancel_order(None, symbol, {"clientOrderId": ...})``
       bitget_fast RestClient
                        the order path alone: ``RestClient.submit`` of the params dict
-                       (orjson body; request built and signed into one buffer in C;
+                       (JSON body, request line, headers and signature written into
+                       one buffer in C;
                        reply framed in C and decoded in one msgspec pass into the ack
                        Struct, as the connector does, into the future)
       bitget_fast      the whole connector as a user holds it: ``await bp.place_order``
@@ -51,7 +52,15 @@ SQPOLL kernel thread lingers ~14 ms after a loop is closed and lands in the next
 process total; see bench_wire.py), the user/system split, and ``x_floor`` (this client's
 CPU / the floor's, when the floor ran earlier in the session). The benchmarks' timer is
 exactly the window (:func:`order_clients.client_cpu_clock`); connecting, ``WARMUP_ORDERS``
-untimed orders, building the floor's requests and the checks are outside it.
+untimed orders, building the floor's requests and the checks are outside it. The
+clientOids are the user's input: made before the window for every row.
+
+One CPU: the simulator (every thread) and the client's loop thread run on the same CPU, the
+last one this process may use (``BENCH_ORDER_CPU=N`` picks another, ``off`` lets the
+scheduler place them). With one request in flight they strictly alternate; left to the
+scheduler, a round lands at ~28 or ~50 us per request depending on whether the two share
+a CPU (a cross-CPU wake-up on this VM costs 20+ us), which swamps a 1.2x comparison. The
+pinned figures reproduce DECISIONS.md's ~29 us floor.
 
 The floor: the least a Python asyncio client can spend per request on this loop -- the
 request already bytes, one write, the reply framed by httptools and nothing decoded. The
@@ -174,6 +183,7 @@ def test_order_round_trip(request, benchmark, sim, impl):
                  f"at {sim.price}, canceled by clientOid",
         "warmup_orders_per_round": order_clients.WARMUP_ORDERS,
         "chunk_orders": order_clients.CHUNK_ORDERS,
+        "pinned_cpu": sim.cpu,   # the client's loop thread and the simulator share it
     })
     benchmark.pedantic(one_round, rounds=n_rounds, warmup_rounds=warmup, iterations=1)
     timed = rounds[warmup:] if len(rounds) > warmup else rounds

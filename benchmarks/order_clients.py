@@ -58,6 +58,31 @@ CHUNK_ORDERS = 500         # window segments: prepare() runs between them (pre-s
 PLACE_SAMPLE_EVERY = 16    # every 16th place is timed alone, for the place / cancel split
 
 
+def pinned_cpu() -> int | None:
+    """The CPU the simulator and the measured client share (``BENCH_ORDER_CPU``: a CPU
+    number, or ``off``; default: the last CPU this process may run on), None when not pinned.
+
+    With one request in flight the two strictly alternate. On one CPU each hand-over is a
+    context switch; on two, the scheduler places them as it likes, and on a VM a wake-up
+    across CPUs (an IPI, the idle CPU's exit from halt) costs 20-25 us more, so rounds land
+    at ~28 or ~50 us per request depending on placement (NOTES.md)."""
+    want = os.environ.get("BENCH_ORDER_CPU", "")
+    if want == "off" or not hasattr(os, "sched_setaffinity"):
+        return None
+    if want:
+        return int(want)
+    return max(os.sched_getaffinity(0))
+
+
+def _pin_process(pid: int, cpu: int) -> None:
+    """Every thread of process ``pid`` onto ``cpu`` (threads made later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:
+            pass   # a thread that has just ended
+
+
 class OrderClient(Protocol):
     async def connect(self) -> None: ...
     async def place(self, i: int) -> None: ...
@@ -84,6 +109,9 @@ class SimProcess:
             assert m, self.rest_url
             self.host, self.port = m.group(1), int(m.group(2))
             self._wait_serving(timeout_s)
+            self.cpu = pinned_cpu()
+            if self.cpu is not None:
+                _pin_process(self.proc.pid, self.cpu)
         except BaseException:
             self.stop()
             raise
@@ -174,10 +202,13 @@ class Orders:
     def __init__(self, total: int, price: str) -> None:
         self.total, self.price, self.size = total, price, ORDER_SIZE
         self.symbol = SYMBOL
-        self._prefix = f"bo{os.getpid() % 100_000:05d}r{next(Orders._rounds):05d}n"
+        prefix = f"bo{os.getpid() % 100_000:05d}r{next(Orders._rounds):05d}n"
+        # The clientOids are the user's input, made before the window for every row (the
+        # floor's requests are built before it too): no row pays for formatting them.
+        self._oids = [f"{prefix}{i:07d}" for i in range(total)]
 
     def client_oid(self, i: int) -> str:
-        return f"{self._prefix}{i:07d}"
+        return self._oids[i]
 
     def place_params(self, i: int) -> dict[str, str]:
         return {"symbol": SYMBOL, "productType": PRODUCT_TYPE, "marginMode": "crossed",
@@ -422,7 +453,7 @@ class _Ack(msgspec.Struct):
 
 class BitgetFastRestClient:
     """bitget_fast's REST layer alone (what ``place_order`` rides on): ``RestClient.submit``
-    of the params dict -- orjson body, signed into one buffer by the compiled Signer, one
+    of the params dict -- JSON body, signed into one buffer by the compiled Signer, one
     write, the reply framed in C and the envelope and ack decoded in one msgspec pass (the
     connector's own ``decode``)."""
 
@@ -547,12 +578,20 @@ def measure(client_factory: Callable[[SimProcess, Orders], Any], sim: SimProcess
     name, factory = loop_factory(loop)
     orders = Orders(warmup + n, sim.price)
     client = client_factory(sim, orders)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        figures = runner.run(_round(client, n, warmup))
+    before = os.sched_getaffinity(0) if sim.cpu is not None else None
+    try:
+        if sim.cpu is not None:
+            os.sched_setaffinity(0, {sim.cpu})   # this thread, beside the simulator
+        with asyncio.Runner(loop_factory=factory) as runner:
+            figures = runner.run(_round(client, n, warmup))
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
     sim.check_round(orders)
     if count:
         _CLOCK[0] += figures["cpu_s"]
     figures["loop"] = name
+    figures["cpu"] = sim.cpu
     return figures
 
 
