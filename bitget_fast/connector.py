@@ -327,10 +327,12 @@ class BitgetPerpetual:
         return self._private is not None and self._private.ready
 
     def stats(self) -> dict[str, Any]:
-        """Counters of every part (REST, private stream, tracker, account)."""
+        """Counters of every part (REST, private stream, tracker, account, each symbol's
+        market data)."""
         return {"connector": dict(self.counters), "rest": self.rest.stats(),
                 "private": dict(self._private.counters) if self._private else {},
-                "orders": dict(self.tracker.counters), "account": dict(self.account.counters)}
+                "orders": dict(self.tracker.counters), "account": dict(self.account.counters),
+                "market": {s: md.stats() for s, md in self._markets.items()}}
 
     def order_updates(self) -> _Feed[OrderUpdate]:
         """Async iterator of every :class:`OrderUpdate` from now on."""
