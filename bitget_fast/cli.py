@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds of quoting (default 30)")
     d.add_argument("--symbol", default="BTCUSDT", help="symbol to quote (default BTCUSDT)")
     d.add_argument("--size", default="0.01", help="size of each quote (default 0.01)")
-    d.add_argument("--edge", type=int, default=2, metavar="TICKS",
-                   help="ticks behind the best price of others (default 2)")
+    d.add_argument("--edge", type=int, default=0, metavar="TICKS",
+                   help="ticks behind the others' best price; negative: inside it (default 0: "
+                   "join it)")
     d.add_argument("--max-position", default="0.05",
                    help="no quote takes |position| beyond this (default 0.05)")
     d.add_argument("--seed", type=int, default=1, help="the simulated market's seed (default 1)")

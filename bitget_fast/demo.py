@@ -45,7 +45,7 @@ class DemoConfig:
     symbol: str = "BTCUSDT"
     duration_s: float = 30.0
     size: str = "0.01"                 # per quote
-    edge_ticks: int = 2                # behind the best price of others
+    edge_ticks: int = 0                # behind the best price of others (< 0: inside it)
     requote_ticks: int = 3             # replace a quote this far from its target
     max_position: str = "0.05"         # no quote that would take |position| beyond this
     skew_ticks: int = 2                # ticks the quotes move per quote size of position
