@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import statistics
 import sys
 import time
 from collections import deque
