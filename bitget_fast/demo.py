@@ -72,7 +72,6 @@ def _num(x: float | None, spec: str) -> str:
 class _Side:
     side: str
     order: Order | None = None
-    target: Decimal | None = None
 
 
 @dataclass
@@ -82,7 +81,7 @@ class QuoterStats:
     book_updates: int = 0
     placed: int = 0
     replaced: int = 0
-    refused: int = 0              # not sent: a trading rule, or the quoter's rate budget
+    refused: int = 0              # not sent: the quote broke a trading rule (ValidationError)
     tick_to_order_us: list[float] = field(default_factory=list)
     ack_ms: list[float] = field(default_factory=list)
 
@@ -107,7 +106,6 @@ class Quoter:
         self.stats = QuoterStats()
         self.active = False
         self.tick = bp.contract(cfg.symbol).tick
-        self._pos = bp.net_position(cfg.symbol)
         # the top of book and our orders as last decided on: a book message that changes
         # neither (most of them: deeper levels) costs one comparison
         self._seen: tuple[Any, ...] | None = None
@@ -132,7 +130,7 @@ class Quoter:
             return
         self._seen, self._dirty = seen, False
         tick = self.tick
-        pos = self._pos = self.bp.net_position(self.symbol)
+        pos = self.bp.net_position(self.symbol)
         skew = int(pos / self.size) * self.cfg.skew_ticks * tick if self.size else Decimal(0)
         bid = self._best_other(book.bids(5), self.sides["buy"].order)
         ask = self._best_other(book.asks(5), self.sides["sell"].order)
@@ -145,7 +143,6 @@ class Quoter:
         sent = False
         for name, s in self.sides.items():
             target = targets[name]
-            s.target = target
             o = s.order
             if o is not None and o.status in TERMINAL:
                 o = s.order = None
