@@ -2,11 +2,15 @@
 
 * ``demo``: the embedded simulator, a demo account and a two-sided quoting loop, shown
   live (no network, no keys); ``--json`` prints the summary as JSON.
+* ``book``: live top of book and stream stats, from Bitget or the simulator (``--sim``).
+* ``record`` / ``replay``: raw frames into rotating files; back through the live code path.
 * ``sim``: the local Bitget V2 exchange simulator until Ctrl-C, with its URLs and a key.
 * ``fault``: script a fault on a running simulator.
 
-Exit status: 0 done; 1 failed (the message says why); 2 bad arguments; 3 the demo ran but
-its state did not end equal to the exchange's or a book failed its checks; 130 interrupted.
+Exit status: 0 done (``book`` and ``record`` stop normally at Ctrl-C); 1 failed (the message
+says why: no network, unreadable file...); 2 bad arguments; 3 it ran but something failed a
+check (the demo's state not equal to the exchange's, a book's checksum, a replayed file cut
+short, records lost); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import secrets
 import signal
 import sys
 from typing import Any, Sequence
+
+from bitget_fast import _cli_market
 
 __all__ = ["main"]
 
@@ -62,6 +68,54 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true",
                    help="serve https:// and wss:// with the bundled self-signed localhost certificate")
     s.add_argument("--no-rate-limits", action="store_true", help="do not enforce Bitget's rate limits")
+    b = sub.add_parser(
+        "book", help="live top of book and stream stats (Bitget, or --sim)",
+        description="Stream checked order books and show the top levels, spread, update rate, "
+        "checksums verified and the stream's health live. Connects to Bitget's public "
+        "WebSocket (no keys needed); --sim uses the embedded simulator instead. Ctrl-C (or "
+        "--duration) ends it with a summary, exit status 0.",
+        epilog="examples:\n  bitget-fast book BTCUSDT\n  bitget-fast book BTCUSDT ETHUSDT "
+        "--depth 10\n  bitget-fast book BTCUSDT --sim --duration 5 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cli_market.add_source_options(b)
+    _cli_market.book_depth(b)
+    b.add_argument("--verbose", action="store_true", help="log every stream event to stderr")
+    r = sub.add_parser(
+        "record", help="record raw frames with receive times into rotating files",
+        description="Record every WebSocket frame received (books, optionally trades and "
+        "tickers) with its receive time into compact gzip files that rotate by size and "
+        "age and never overwrite. `bitget-fast replay` (or bitget_fast.record.Replayer) "
+        "plays them back through the live code path. Ctrl-C (or --duration) ends it, "
+        "exit status 0.",
+        epilog="examples:\n  bitget-fast record BTCUSDT ETHUSDT -o data/btc-eth --trades\n"
+        "  bitget-fast record BTCUSDT -o /tmp/sim --sim --duration 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cli_market.add_source_options(r)
+    r.add_argument("-o", "--output", required=True, metavar="PREFIX",
+                   help="path prefix of the files: PREFIX-<UTC start>.bfrec.gz")
+    r.add_argument("--trades", action="store_true", help="also record the trade channel")
+    r.add_argument("--tickers", action="store_true", help="also record the ticker channel")
+    r.add_argument("--max-mb", type=float, default=256.0,
+                   help="start a new file after this many MB on disk (default 256)")
+    r.add_argument("--rotate-s", type=float, default=3600.0,
+                   help="start a new file after this many seconds (default 3600)")
+    r.add_argument("--no-compress", action="store_true", help="write .bfrec files uncompressed")
+    r.add_argument("--verbose", action="store_true", help="log every stream event to stderr")
+    rp = sub.add_parser(
+        "replay", help="replay recordings through the parser and books; integrity and speed",
+        description="Feed recorded frames through the same listener, parser and checked books "
+        "as live data, and print what they held (messages, checksums verified, integrity "
+        "errors, rejects) and how fast they went. Exit status 3 if anything failed a check "
+        "or a file was cut short.",
+        epilog="examples:\n  bitget-fast replay data/btc-eth-*.bfrec.gz\n"
+        "  bitget-fast replay data/ --speed 1      # at the recorded pace",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("files", nargs="+", metavar="FILE",
+                    help="recording files, directories of them, or glob patterns")
+    rp.add_argument("--speed", type=float, default=0.0,
+                    help="pace: 1 = as recorded, 10 = ten times faster, 0 = full speed (default)")
+    rp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    rp.add_argument("--verbose", action="store_true", help="log every rejected message to stderr")
     f = sub.add_parser(
         "fault", help="script a fault (or move the market) on a running simulator",
         description="Call one fault or market-control method of a running `bitget-fast sim`, "
@@ -189,6 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command in ("book", "record"):
+        if args.duration is not None and args.duration <= 0:
+            print(f"bitget-fast {args.command}: --duration must be > 0", file=sys.stderr)
+            return 2
+        fn = _cli_market.run_book if args.command == "book" else _cli_market.run_record
+        return _cli_market.run(fn, args, args.command)
+    if args.command == "replay":
+        if args.speed < 0:
+            print("bitget-fast replay: --speed must be >= 0", file=sys.stderr)
+            return 2
+        return _cli_market.run(_cli_market.run_replay, args, "replay")
     if args.command == "sim":
         try:
             asyncio.run(_run_sim(args))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TextIO
 
+from bitget_fast._term import Screen
 from bitget_fast.auth import Credentials
 from bitget_fast.book import OrderBook
 from bitget_fast.connector import BitgetPerpetual
@@ -239,24 +240,8 @@ def _fmt(d: Decimal | None, places: int = 2) -> str:
     return f"{d:,.{places}f}"
 
 
-class _Screen:
-    """The live view: redrawn in place on a terminal, a line every few seconds otherwise."""
-
-    def __init__(self, out: TextIO, live: bool) -> None:
-        self.out, self.live = out, live
-        self._drawn = 0
-        self._last_line = 0.0
-
-    def draw(self, lines: list[str]) -> None:
-        if self.live:
-            buf = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
-            self.out.write(buf + "\n".join(lines) + "\n")
-            self.out.flush()
-            self._drawn = len(lines)
-        elif time.monotonic() - self._last_line >= 5.0:
-            self._last_line = time.monotonic()
-            self.out.write(lines[0] + " | " + lines[3] + " | " + lines[5] + "\n")
-            self.out.flush()
+def _draw(screen: Screen, lines: list[str]) -> None:
+    screen.draw(lines, f"{lines[0]} | {lines[3]} | {lines[5]}")
 
 
 def _view(bp: BitgetPerpetual, q: Quoter, cfg: DemoConfig, book: OrderBook, elapsed: float,
@@ -312,7 +297,7 @@ async def run_demo(cfg: DemoConfig, *, out: TextIO | None = None, live: bool | N
 
     if live is None:
         live = out is not None and out.isatty()
-    screen = _Screen(out, live) if out is not None else None
+    screen = Screen(out, live) if out is not None else None
     # a fresh account of the local simulator: these keys exist nowhere else
     key, secret = "bg_demo_" + secrets.token_hex(8), secrets.token_hex(16)
     passphrase = "Demo" + secrets.token_hex(4)
@@ -353,7 +338,7 @@ async def run_demo(cfg: DemoConfig, *, out: TextIO | None = None, live: bool | N
             t0 = time.monotonic()
             while (elapsed := time.monotonic() - t0) < cfg.duration_s:
                 if screen is not None:
-                    screen.draw(_view(bp, quoter, cfg, book, elapsed, start_equity, fills))
+                    _draw(screen, _view(bp, quoter, cfg, book, elapsed, start_equity, fills))
                 if on_tick is not None:
                     on_tick()
                 await asyncio.sleep(0.25)
@@ -365,8 +350,8 @@ async def run_demo(cfg: DemoConfig, *, out: TextIO | None = None, live: bool | N
                 await o.wait_done(10)
             await asyncio.sleep(0.3)   # the last pushes
             if screen is not None:
-                screen.draw(_view(bp, quoter, cfg, book, time.monotonic() - t0, start_equity,
-                                  fills))
+                _draw(screen, _view(bp, quoter, cfg, book, time.monotonic() - t0, start_equity,
+                                    fills))
             summary = _summary(bp, sim, acc, quoter, cfg, start_equity, fills, canceled,
                                time.monotonic() - t_start)
     return summary

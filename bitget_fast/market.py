@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 import orjson
@@ -44,7 +44,10 @@ from bitget_fast.errors import (
 from bitget_fast.models import StreamEvent, Ticker, Trade, tickers_from_push, trades_from_push
 from bitget_fast.wire import BitgetListener, BookHandler, BookRouter
 
-__all__ = ["MarketData", "PUBLIC_WS_URL", "DEMO_PUBLIC_WS_URL"]
+if TYPE_CHECKING:
+    from bitget_fast.record import Recorder
+
+__all__ = ["MarketData", "PUBLIC_WS_URL", "DEMO_PUBLIC_WS_URL", "check_reachable"]
 
 log = logging.getLogger("bitget_fast.market")
 
@@ -77,6 +80,36 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`TransportError` saying why when ``url``'s host cannot be resolved or reached.
+
+    A stream retries its connects forever; call this first to fail at once (and clearly)
+    on a machine without network.
+    """
+    import socket
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout_s)
+    except socket.gaierror as exc:
+        raise TransportError(f"cannot resolve {host} ({exc.strerror}): is this machine "
+                             "offline, or its DNS blocked?") from None
+    except asyncio.TimeoutError:
+        raise TransportError(f"looking up {host} took over {timeout_s:g} s: is this machine "
+                             "offline?") from None
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except asyncio.TimeoutError:
+        raise TransportError(f"no answer from {host}:{port} within {timeout_s:g} s (a "
+                             "firewall, or no route out?)") from None
+    except OSError as exc:
+        raise TransportError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+    writer.close()
 
 
 class _Feed(Generic[_T]):
@@ -297,8 +330,11 @@ class _Conn:
             if len(sent) >= MAX_SENDS_PER_WINDOW:
                 self.flush_handle = loop.call_at(sent[0] + SEND_WINDOW_S, self._flush)
                 return
-            transport.send(WSMsgType.TEXT, self.queue.popleft())
+            msg = self.queue.popleft()
+            transport.send(WSMsgType.TEXT, msg)
             sent.append(now)
+            if self.md.recorder is not None:
+                self.md.recorder.note_sent(self.index, msg)
 
     def _ration_left(self, now: float) -> int:
         while self.sub_times and now - self.sub_times[0] >= 3600.0:
@@ -437,7 +473,9 @@ class _Conn:
             delay = min(delay * 2, md.reconnect_max_s)
 
     def _make_listener(self) -> BitgetListener:
-        self.listener = BitgetListener(self, self.md.router, self.md._on_book)
+        rec = self.md.recorder
+        self.listener = BitgetListener(self, self.md.router, self.md._on_book,
+                                       rec.log if rec is not None else None, self.index & 0xFF)
         return self.listener
 
     def disconnect(self) -> None:
@@ -465,6 +503,9 @@ class MarketData:
       turns it on for loopback URLs (the simulator, which sends contiguous ``seq``) only.
     * ``subscribe_ration``: subscribe + unsubscribe requests one connection may send per
       rolling hour (Bitget allows 240; the default keeps 4 spare). Resyncs beyond it wait.
+    * ``recorder``: a :class:`~bitget_fast.record.Recorder` that keeps every frame received
+      (with its receive time) and every message sent, for :class:`~bitget_fast.record.Replayer`.
+      The stream starts it; closing the stream flushes it; the caller closes it.
     """
 
     def __init__(self, symbols: Iterable[str], *, book_channel: str = "books",
@@ -482,7 +523,8 @@ class MarketData:
                  reconnect_reset_after_s: float = 30.0, resync_timeout_s: float = 10.0,
                  resync_backoff_window_s: float = 300.0, resync_backoff_max_s: float = 60.0,
                  subscribe_ration: int = SUBSCRIBE_RATION,
-                 queue_size: int = 100_000, max_frame_bytes: int = 16 << 20) -> None:
+                 queue_size: int = 100_000, max_frame_bytes: int = 16 << 20,
+                 recorder: Recorder | None = None) -> None:
         syms = list(dict.fromkeys(symbols))
         if not syms or not all(isinstance(s, str) and s for s in syms):
             raise ConfigurationError(f"symbols must be non-empty strings, got {syms!r}")
@@ -522,6 +564,10 @@ class MarketData:
         self.subscribe_ration = subscribe_ration
         self._on_book = on_book
         self._on_user_event = on_event
+        self.recorder = recorder
+        self._trades_on = trades
+        self._tickers_on = tickers
+        self._channels_per_connection = channels_per_connection
         self._queue_size = queue_size
         places = price_places or {}
         self.router = BookRouter()
@@ -602,6 +648,8 @@ class MarketData:
             raise RuntimeError("a MarketData stream can be started once")
         self._closed = asyncio.Event()
         loop = asyncio.get_running_loop()
+        if self.recorder is not None:
+            self.recorder.begin(self.recording_meta())
         for c in self._conns:
             for a in c.args:
                 self._pending[(a["channel"], a["instId"])] = loop.create_future()
@@ -623,6 +671,14 @@ class MarketData:
         except BaseException:
             await self.close()
             raise
+
+    def recording_meta(self) -> dict[str, Any]:
+        """What a recording of this stream says about it (its file headers)."""
+        return {"url": self.url, "symbols": self.symbols, "book_channel": self.book_channel,
+                "trades": self._trades_on, "tickers": self._tickers_on,
+                "strict_seq": self.strict_seq,
+                "channels_per_connection": self._channels_per_connection,
+                "connections": len(self._conns), "started_ns": time.time_ns()}
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         """Wait until every book holds a valid snapshot; TimeoutError names the ones that do not."""
@@ -649,6 +705,8 @@ class MarketData:
             return
         self._closing = True
         for c in self._conns:
+            if c.listener is not None:
+                c.listener.recorder = None  # closing is not a connection loss: not recorded
             c.disconnect()
         tasks = [c.task for c in self._conns if c.task is not None]
         for t in tasks:
@@ -656,6 +714,11 @@ class MarketData:
         await asyncio.gather(*tasks, return_exceptions=True)
         for feed in self._trade_feeds + self._ticker_feeds:
             feed._close()
+        if self.recorder is not None:
+            try:
+                self.recorder.flush()
+            except RuntimeError:
+                pass  # the recorder was closed first
         for f in self._pending.values():
             if not f.done():
                 f.cancel()

@@ -10,7 +10,7 @@ import pathlib
 import sys
 
 import bitget_fast
-from bitget_fast import book, signing
+from bitget_fast import book, signing, wire
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = pathlib.Path(bitget_fast.__file__).resolve().parent
@@ -84,6 +84,23 @@ def test_book_stub_matches_the_compiled_module():
         n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
     runtime = {n for n in vars(book.OrderBook) if not n.startswith("_")}
     assert members - {"__init__"} == runtime
+
+
+def test_wire_stub_matches_the_compiled_module():
+    stub = _stub_names(PACKAGE / "wire.pyi")
+    public = {n for n in dir(wire) if not n.startswith("_")} - {"BookIntegrityError",
+                                                                 "ProtocolError"}
+    assert stub == public
+    tree = ast.parse((PACKAGE / "wire.pyi").read_text())
+    for cls_name in ("FrameLog", "BitgetListener", "BookRouter"):
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name)
+        members = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)} | {
+            n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+        runtime = {n for n in vars(getattr(wire, cls_name)) if not n.startswith("_")}
+        if cls_name == "BitgetListener":   # picows' WSListener methods it overrides
+            members |= {"on_ws_connected", "on_ws_disconnected", "on_ws_frame",
+                        "send_user_specific_ping", "is_user_specific_pong"}
+        assert members - {"__init__", "__len__"} == runtime, cls_name
 
 
 def test_every_public_name_is_documented():
