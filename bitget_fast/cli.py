@@ -4,6 +4,7 @@
   live (no network, no keys); ``--json`` prints the summary as JSON.
 * ``book``: live top of book and stream stats, from Bitget or the simulator (``--sim``).
 * ``record`` / ``replay``: raw frames into rotating files; back through the live code path.
+* ``bench``: the benchmark suite of a checkout: ratio table, RESULTS.md, a PNG chart.
 * ``sim``: the local Bitget V2 exchange simulator until Ctrl-C, with its URLs and a key.
 * ``fault``: script a fault on a running simulator.
 
@@ -22,7 +23,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from bitget_fast import _cli_market
+from bitget_fast import _cli_bench, _cli_market
 
 __all__ = ["main"]
 
@@ -116,6 +117,17 @@ def _parser() -> argparse.ArgumentParser:
                     help="pace: 1 = as recorded, 10 = ten times faster, 0 = full speed (default)")
     rp.add_argument("--json", action="store_true", help="print the result as one JSON object")
     rp.add_argument("--verbose", action="store_true", help="log every rejected message to stderr")
+    be = sub.add_parser(
+        "bench", help="run the benchmark suite: ratio table, Markdown report, PNG chart",
+        description="Run bitget_fast's benchmark suite (the benchmarks/ directory of a "
+        "checkout, with the `bench` extra installed): every bitget_fast case beside its "
+        "baseline (plain Python, aiohttp, ccxt...) in the same run. Prints the ratio table, "
+        "writes RESULTS.md (with the machine it ran on and the targets met) and bench.json, "
+        "and bench.png when matplotlib is installed. Exit status 3 if a target was missed. "
+        "The full suite takes a few minutes; -k picks a part.",
+        epilog="examples:\n  bitget-fast bench\n  bitget-fast bench -k 'sign or book' "
+        "--out /tmp/bench", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cli_bench.add_options(be)
     f = sub.add_parser(
         "fault", help="script a fault (or move the market) on a running simulator",
         description="Call one fault or market-control method of a running `bitget-fast sim`, "
@@ -249,6 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         fn = _cli_market.run_book if args.command == "book" else _cli_market.run_record
         return _cli_market.run(fn, args, args.command)
+    if args.command == "bench":
+        try:
+            return _cli_bench.run_bench(args)
+        except KeyboardInterrupt:
+            print("bitget-fast bench: interrupted", file=sys.stderr)
+            return 130
     if args.command == "replay":
         if args.speed < 0:
             print("bitget-fast replay: --speed must be >= 0", file=sys.stderr)
