@@ -216,3 +216,20 @@ def h() -> Any:
         KEY, SECRET, PASSPHRASE = KEY, SECRET, PASSPHRASE
 
     return H
+
+
+def cryptofeed_recording(src: Any, dest: Any, symbols: list[str]) -> Any:
+    """Convert cryptofeed's raw capture (``url <-> ts`` connects, ``url <- ts: msg`` sent,
+    ``ts: msg`` received) into a bitget_fast recording at ``dest``; returns its records too."""
+    import re
+
+    from bitget_fast.record import REC_CONNECTED, REC_SENT, REC_TEXT, Record, write_recording
+
+    recs = []
+    for line in src.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"(?:(\S+) (<->|<-) )?([0-9.]+)(?:: (.*))?$", line)
+        assert m, line[:80]
+        _, direction, ts, payload = m.groups()
+        kind = {"<->": REC_CONNECTED, "<-": REC_SENT, None: REC_TEXT}[direction]
+        recs.append(Record(kind, 0, int(float(ts) * 1e9), (payload or "").encode()))
+    return write_recording(dest, recs, {"symbols": symbols, "book_channel": "books"}), recs

@@ -9,15 +9,14 @@ them, never against liquidity the live book does not show."""
 from __future__ import annotations
 
 import pathlib
-import re
 from decimal import Decimal
 
-from bitget_fast.record import REC_CONNECTED, REC_SENT, REC_TEXT, Record, Replayer, write_recording
+from bitget_fast.record import Replayer
 from bitget_fast.sim.contracts import ContractSpec
 from bitget_fast.sim.engine import Engine
 from bitget_fast.sim.paper import BookMirror
 
-from .conftest import run_async
+from .conftest import cryptofeed_recording, run_async
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 DASH = ContractSpec("DASHUSDT", "DASH", 2, 1, 2, "0.01", "0.01", "113.40")
@@ -25,16 +24,8 @@ DEPTH = 50
 
 
 def _recording(tmp_path: pathlib.Path) -> pathlib.Path:
-    recs = []
-    src = FIXTURES / "real" / "cryptofeed_BITGET.ws.2.0.txt"
-    for line in src.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"(?:(\S+) (<->|<-) )?([0-9.]+)(?:: (.*))?$", line)
-        assert m
-        _, direction, ts, payload = m.groups()
-        kind = {"<->": REC_CONNECTED, "<-": REC_SENT, None: REC_TEXT}[direction]
-        recs.append(Record(kind, 0, int(float(ts) * 1e9), (payload or "").encode()))
-    return write_recording(tmp_path / "real.bfrec.gz", recs,
-                           {"symbols": ["DASHUSDT"], "book_channel": "books"})
+    return cryptofeed_recording(FIXTURES / "real" / "cryptofeed_BITGET.ws.2.0.txt",
+                                tmp_path / "real.bfrec.gz", ["DASHUSDT"])[0]
 
 
 def _params(side: str, kind: str, size: str, price: str | None = None, force: str = "gtc",

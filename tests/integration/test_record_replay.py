@@ -29,7 +29,7 @@ from bitget_fast.record import (
 )
 from bitget_fast.sim import Simulator
 
-from .conftest import run_async
+from .conftest import cryptofeed_recording, run_async
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -141,17 +141,8 @@ async def test_replay_at_the_recorded_pace(tmp_path):
 async def test_the_real_bitget_recording_replays_with_every_checksum_verified(tmp_path):
     # tests/fixtures/real/cryptofeed_BITGET.ws.2.0.txt: cryptofeed's capture of Bitget's
     # (V1) futures stream, converted to a recording
-    recs = []
-    src = FIXTURES / "real" / "cryptofeed_BITGET.ws.2.0.txt"
-    for line in src.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"(?:(\S+) (<->|<-) )?([0-9.]+)(?:: (.*))?$", line)
-        assert m, line[:80]
-        _, direction, ts, payload = m.groups()
-        ns = int(float(ts) * 1e9)
-        kind = {"<->": REC_CONNECTED, "<-": REC_SENT, None: REC_TEXT}[direction]
-        recs.append(Record(kind, 0, ns, (payload or "").encode()))
-    path = write_recording(tmp_path / "bitget-v1.bfrec.gz", recs,
-                           {"symbols": ["DASHUSDT", "UNIUSDT"], "book_channel": "books"})
+    path, recs = cryptofeed_recording(FIXTURES / "real" / "cryptofeed_BITGET.ws.2.0.txt",
+                                      tmp_path / "bitget-v1.bfrec.gz", ["DASHUSDT", "UNIUSDT"])
     st = await Replayer(path).run()
     assert st.book_messages == 194 and st.checksums_verified == 194
     assert st.integrity_errors == 0 and st.books_valid == 2
