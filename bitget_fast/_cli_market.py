@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 import urllib.parse
 from collections import deque
@@ -22,7 +23,8 @@ from bitget_fast.market import PUBLIC_WS_URL, MarketData, _is_loopback, check_re
 from bitget_fast.models import StreamEvent
 
 # exit statuses (the cli module's docstring lists them)
-OK, FAILED, USAGE, UNHEALTHY, INTERRUPTED = 0, 1, 2, 3, 130
+OK, FAILED, UNHEALTHY, INTERRUPTED = 0, 1, 3, 130
+SIM_FLOW_RATE = 50.0   # --sim: background events per second per symbol
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
@@ -49,7 +51,7 @@ async def _source(args: argparse.Namespace, symbols: list[str]) -> AsyncIterator
     if args.sim:
         from bitget_fast.sim import Simulator
 
-        async with Simulator(symbols, seed=1, flow_rate=getattr(args, "flow_rate", 50.0)) as sim:
+        async with Simulator(symbols, seed=1, flow_rate=SIM_FLOW_RATE) as sim:
             yield sim.ws_public_url
         return
     url = args.url or PUBLIC_WS_URL
@@ -66,8 +68,10 @@ def _stop_event(duration: float | None) -> asyncio.Event:
     """Set at Ctrl-C / SIGTERM, or after ``duration`` seconds."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+    # asyncio takes signal handlers on POSIX, in the main thread only; elsewhere Ctrl-C
+    # raises KeyboardInterrupt, which run() turns into exit status 130.
+    if sys.platform != "win32" and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -282,11 +286,6 @@ async def run_replay(args: argparse.Namespace, out: TextIO) -> int:
         print("  result     " + ("ok" if st.ok else "PROBLEMS (see above; --verbose shows each)"),
               file=out)
     return OK if st.ok else UNHEALTHY
-
-
-def book_depth(p: argparse.ArgumentParser) -> None:
-    """--depth for ``book``."""
-    p.add_argument("--depth", type=int, default=5, help="levels shown per side (default 5)")
 
 
 def run(coro_fn: Any, args: argparse.Namespace, cmd: str) -> int:

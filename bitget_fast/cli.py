@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--depth 10\n  bitget-fast book BTCUSDT --sim --duration 5 --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _cli_market.add_source_options(b)
-    _cli_market.book_depth(b)
+    b.add_argument("--depth", type=int, default=5, help="levels shown per side (default 5)")
     b.add_argument("--verbose", action="store_true", help="log every stream event to stderr")
     r = sub.add_parser(
         "record", help="record raw frames with receive times into rotating files",
@@ -258,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("book", "record"):
         if args.duration is not None and args.duration <= 0:
             print(f"bitget-fast {args.command}: --duration must be > 0", file=sys.stderr)
+            return 2
+        if args.command == "book" and not 1 <= args.depth <= 400:
+            print("bitget-fast book: --depth must be 1 to 400", file=sys.stderr)
             return 2
         fn = _cli_market.run_book if args.command == "book" else _cli_market.run_record
         return _cli_market.run(fn, args, args.command)

@@ -87,6 +87,7 @@ def test_record_then_replay_through_the_cli(tmp_path):
      "--duration must be > 0"),
     (None, ["record", "BTCUSDT", "--sim"], 2, "the following arguments are required: -o"),
     (None, ["book", "NOPE", "--sim", "--duration", "1"], 1, "NOPE"),
+    (None, ["book", "BTCUSDT", "--sim", "--depth", "0"], 2, "--depth must be 1 to 400"),
 ])
 def test_market_commands_refuse_bad_input_clearly(tmp_path, setup, args, status, message):
     if setup == "junk":
@@ -108,3 +109,25 @@ def test_help_teaches(cmd, words):
     assert r.returncode == 0
     for w in words:
         assert w in r.stdout, w
+
+
+def test_record_stops_at_ctrl_c_with_every_record_on_disk(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "bitget_fast", "record", "BTCUSDT", "--sim",
+                             "-o", str(tmp_path / "c"), "--json"], cwd="/",
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("c-*.bfrec.gz")) and time.monotonic() < deadline:
+        time.sleep(0.1)   # the first file exists once the first chunk is written
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    rec = json.loads(out)
+    assert rec["records"] > 10 and rec["dropped_records"] == 0
+    r = _cli("replay", *rec["files"], "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["ok"] and rep["records"] == rec["records"] and not rep["truncated"]
