@@ -288,6 +288,43 @@ async def run_replay(args: argparse.Namespace, out: TextIO) -> int:
     return OK if st.ok else UNHEALTHY
 
 
+async def run_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """``bitget-fast replay --serve``: the recording as a public WebSocket, until Ctrl-C."""
+    from bitget_fast.sim.replay import ReplayServer
+
+    rs = ReplayServer(*args.files, speed=args.speed or None, host=args.host, port=args.port)
+    stop = _stop_event(None)
+    async with rs:
+        keys = sorted({(f.channel, f.inst_id) for f in rs.frames})
+        span = (rs.frames[-1].recv_ns - rs.frames[0].recv_ns) / 1e9
+        if args.json:
+            print(json.dumps({"url": rs.url, "frames": len(rs.frames), "span_s": round(span, 3),
+                              "channels": [f"{c}:{i}" for c, i in keys]}), file=out, flush=True)
+        else:
+            print(f"serving {len(rs.frames):,} pushes ({span:,.1f} s recorded) of "
+                  f"{', '.join(f'{c}:{i}' for c, i in keys)}", file=out)
+            print(f"  url   {rs.url}", file=out)
+            print("  pace  " + (f"{args.speed:g}x the recorded pace" if args.speed else
+                                "as fast as the slowest subscriber reads") +
+                  ", from the first subscription; Ctrl-C stops", file=out, flush=True)
+        finished = asyncio.ensure_future(rs.wait_finished())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([finished, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if finished.done() and not args.json:
+            print(f"played out: {rs.counters['frames_sent']:,} frames sent to "
+                  f"{rs.counters['connections']} connection(s); still serving (pings, "
+                  "subscribes) until Ctrl-C", file=out, flush=True)
+        await stop.wait()
+        finished.cancel()
+        stopped.cancel()
+    if args.json:
+        print(json.dumps(dict(rs.counters, finished=rs.finished)), file=out)
+    else:
+        print(f"stopped: {rs.counters['frames_sent']:,} frames sent, "
+              f"{rs.counters['subscribes']} subscribes, {rs.counters['refused']} refused", file=out)
+    return OK
+
+
 def run(coro_fn: Any, args: argparse.Namespace, cmd: str) -> int:
     """Run one of these commands with the CLI's error handling."""
     from bitget_fast.record import RecordingError

@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         "account, stream the checked order book and run a small two-sided post-only quoting "
         "loop, showing the top of book, our quotes, fills, position, PnL and latency live. At "
         "the end every order is canceled, the position closed, and a summary printed. Nothing "
-        "leaves this machine.")
+        "leaves this machine. With --paper the book comes live from Bitget instead, and the "
+        "orders are matched here against it (paper trading).")
     d.add_argument("--duration", type=float, default=30.0, metavar="S",
                    help="seconds of quoting (default 30)")
     d.add_argument("--symbol", default="BTCUSDT", help="symbol to quote (default BTCUSDT)")
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=1, help="the simulated market's seed (default 1)")
     d.add_argument("--json", action="store_true",
                    help="no live view; print the summary as one JSON object")
+    d.add_argument("--paper", action="store_true",
+                   help="paper trading: quote against Bitget's live book (public data, no "
+                   "keys), orders matched locally; needs the network")
+    d.add_argument("--usdt", default="10000", help="USDT in the account (default 10000)")
+    d.add_argument("--ws-url", metavar="URL",
+                   help="--paper: the public WebSocket to read books from (default Bitget's; "
+                   "e.g. a recording served by `bitget-fast replay --serve`)")
+    d.add_argument("--rest-url", metavar="URL",
+                   help="--paper: where the contracts are read (default Bitget's REST API)")
     s = sub.add_parser("sim", help="run the local Bitget V2 exchange simulator until Ctrl-C",
                        description="Run the local Bitget V2 USDT-M exchange simulator (REST and "
                        "WebSocket on loopback) until Ctrl-C.")
@@ -107,14 +117,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Feed recorded frames through the same listener, parser and checked books "
         "as live data, and print what they held (messages, checksums verified, integrity "
         "errors, rejects) and how fast they went. Exit status 3 if anything failed a check "
-        "or a file was cut short.",
+        "or a file was cut short. With --serve, play the recording instead as Bitget's "
+        "public WebSocket on loopback, to any client (bitget_fast, ccxt, your own), until "
+        "Ctrl-C.",
         epilog="examples:\n  bitget-fast replay data/btc-eth-*.bfrec.gz\n"
-        "  bitget-fast replay data/ --speed 1      # at the recorded pace",
+        "  bitget-fast replay data/ --speed 1      # at the recorded pace\n"
+        "  bitget-fast replay data/ --serve --port 9443 --speed 1   # ws://127.0.0.1:9443/v2/ws/public",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("files", nargs="+", metavar="FILE",
                     help="recording files, directories of them, or glob patterns")
     rp.add_argument("--speed", type=float, default=0.0,
                     help="pace: 1 = as recorded, 10 = ten times faster, 0 = full speed (default)")
+    rp.add_argument("--serve", action="store_true",
+                    help="serve the recording as a public WebSocket instead (see above)")
+    rp.add_argument("--host", default="127.0.0.1", help="--serve: address (default 127.0.0.1)")
+    rp.add_argument("--port", type=int, default=0, help="--serve: port (default 0: any free one)")
     rp.add_argument("--json", action="store_true", help="print the result as one JSON object")
     rp.add_argument("--verbose", action="store_true", help="log every rejected message to stderr")
     be = sub.add_parser(
@@ -226,8 +243,13 @@ def _demo(args: argparse.Namespace) -> int:
     if args.duration <= 0:
         print("bitget-fast demo: --duration must be > 0", file=sys.stderr)
         return 2
+    if (args.ws_url or args.rest_url) and not args.paper:
+        print("bitget-fast demo: --ws-url and --rest-url go with --paper", file=sys.stderr)
+        return 2
     cfg = DemoConfig(symbol=args.symbol.upper(), duration_s=args.duration, size=args.size,
-                     edge_ticks=args.edge, max_position=args.max_position, seed=args.seed)
+                     edge_ticks=args.edge, max_position=args.max_position, seed=args.seed,
+                     usdt=args.usdt, paper=args.paper, ws_url=args.ws_url,
+                     rest_url=args.rest_url)
     run: Any = asyncio.run
     try:
         import uvloop   # the loop the benchmarks run on, when installed
@@ -274,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.speed < 0:
             print("bitget-fast replay: --speed must be >= 0", file=sys.stderr)
             return 2
+        if args.serve:
+            return _cli_market.run(_cli_market.run_serve, args, "replay")
         return _cli_market.run(_cli_market.run_replay, args, "replay")
     if args.command == "sim":
         try:

@@ -49,7 +49,7 @@ from bitget_fast.errors import (
     exchange_error,
 )
 from bitget_fast.limits import V2_MIX
-from bitget_fast.market import DEMO_PUBLIC_WS_URL, PUBLIC_WS_URL, MarketData, _Feed
+from bitget_fast.market import DEMO_PUBLIC_WS_URL, PUBLIC_WS_URL, MarketData, _Feed, check_reachable
 from bitget_fast.models import (
     BalanceUpdate,
     Fill,
@@ -67,12 +67,15 @@ __all__ = ["BitgetPerpetual", "ORDER_TYPES", "PRODUCT_TYPE", "MARGIN_COIN"]
 log = logging.getLogger("bitget_fast.connector")
 
 PRODUCT_TYPE = "USDT-FUTURES"
+"""The productType of every request: USDT-M futures."""
 MARGIN_COIN = "USDT"
+"""The margin coin of every order."""
 # order_type -> (Bitget orderType, force); DECISIONS.md section 6
 ORDER_TYPES: dict[str, tuple[str, str | None]] = {
     "limit": ("limit", "gtc"), "market": ("market", None), "post_only": ("limit", "post_only"),
     "limit_maker": ("limit", "post_only"), "ioc": ("limit", "ioc"), "fok": ("limit", "fok"),
 }
+"""``order_type`` -> (Bitget ``orderType``, ``force``): limit, market, post_only (= limit_maker), ioc, fok."""
 _PLACE = V2_MIX + "order/place-order"
 _BATCH_PLACE = V2_MIX + "order/batch-place-order"
 _CANCEL = V2_MIX + "order/cancel-order"
@@ -154,6 +157,12 @@ class BitgetPerpetual:
     used for them at once. ``order_transport="ws"`` places and cancels over the private
     WebSocket (``op: trade``, for accounts Bitget enabled), and over REST while that stream
     is down; REST otherwise.
+
+    ``paper=True`` trades on paper: the contracts and the books of ``symbols`` come live
+    from Bitget's public endpoints (``rest_url``, ``ws_public_url``), and every order goes to a
+    local simulator whose engine mirrors those books (:mod:`bitget_fast.paper` says what is
+    modelled). No keys are needed: ``credentials`` are not used; the paper account holds
+    ``paper_usdt`` and is reachable as :attr:`paper_exchange`.
     """
 
     def __init__(self, credentials: Credentials | None = None, *, demo: bool = False,
@@ -169,19 +178,38 @@ class BitgetPerpetual:
                  ssl_context: ssl.SSLContext | None = None, rest_connections: int = 2,
                  request_timeout_s: float = 10.0, strict_seq: bool | None = None,
                  enforce_rate_limits: bool = True, max_rate_wait_s: float = 1.0,
-                 queue_size: int = 100_000) -> None:
-        self.credentials = credentials if credentials is not None else Credentials.from_env()
+                 queue_size: int = 100_000, paper: bool = False, paper_usdt: Any = 10_000,
+                 ready_timeout_s: float = 30.0) -> None:
+        self.paper = bool(paper)
+        self._paper_keys: tuple[str, str, str] | None = None
+        if self.paper:
+            if demo:
+                raise ConfigurationError("paper=True trades locally against Bitget's live data; "
+                                         "demo=True trades in Bitget's Demo Trading: choose one")
+            if not list(symbols):
+                raise ConfigurationError("paper=True needs symbols=[...]: the paper exchange "
+                                         "trades the symbols whose live books it mirrors")
+            from bitget_fast.paper import paper_keys
+            self._paper_keys = paper_keys()
+            self.credentials = Credentials(*self._paper_keys)
+        else:
+            self.credentials = credentials if credentials is not None else Credentials.from_env()
         if order_transport not in ("rest", "ws"):
             raise ConfigurationError(f"order_transport must be 'rest' or 'ws', not {order_transport!r}")
+        self.paper_usdt = paper_usdt
+        #: paper=True: the local simulator, paper account and book mirrors (after start)
+        self.paper_exchange: Any = None
+        self._ready_timeout_s = ready_timeout_s
+        self._rest_opts = dict(demo=demo, connections=rest_connections,
+                               timeout_s=request_timeout_s, ssl_context=ssl_context,
+                               enforce_rate_limits=enforce_rate_limits,
+                               max_rate_wait_s=max_rate_wait_s)
         self.demo = demo
         self.order_transport = order_transport
         self.ws_public_url = ws_public_url or (DEMO_PUBLIC_WS_URL if demo else PUBLIC_WS_URL)
         self.ws_private_url = ws_private_url or (DEMO_PRIVATE_WS_URL if demo else PRIVATE_WS_URL)
         self._ssl = ssl_context
-        self.rest = RestClient(rest_url, self.credentials, demo=demo, connections=rest_connections,
-                               timeout_s=request_timeout_s, ssl_context=ssl_context,
-                               enforce_rate_limits=enforce_rate_limits,
-                               max_rate_wait_s=max_rate_wait_s)
+        self.rest = RestClient(rest_url, self.credentials, **self._rest_opts)
         self._symbols = [s.upper() for s in symbols]
         self._user = {"order": on_order, "fill": on_fill, "position": on_position,
                       "balance": on_balance, "event": on_event}
@@ -216,7 +244,8 @@ class BitgetPerpetual:
                          "cancel_checks": 0, "ws_order_fallbacks": 0}
 
     def __repr__(self) -> str:
-        return (f"BitgetPerpetual({self.rest.base_url!r}, demo={self.demo}, "
+        mode = "paper=True" if self.paper else f"demo={self.demo}"
+        return (f"BitgetPerpetual({self.rest.base_url!r}, {mode}, "
                 f"{self.credentials!r}, orders={len(self.tracker)})")
 
     # ------------------------------------------------------------------ lifecycle
@@ -224,8 +253,17 @@ class BitgetPerpetual:
         """Connect REST, load the contracts, log in to the private stream and reconcile."""
         self._closed = asyncio.Event()
         self._started_ms = time.time_ns() // 1_000_000
+        if self.paper:
+            for url in (self.rest.base_url, self.ws_public_url):
+                try:
+                    await check_reachable(url)
+                except TransportError as e:
+                    raise TransportError(f"{e} (paper trading reads Bitget's contracts and books "
+                                         "live; the simulator needs no network)") from None
         await self.rest.start()
         try:
+            if self.paper:
+                await self._start_paper()
             await self.reload_rules()
             for s in self._symbols:
                 self.rules[s]   # unknown symbol -> ValidationError now, not at the first order
@@ -239,6 +277,29 @@ class BitgetPerpetual:
         except BaseException:
             await self.close()
             raise
+
+    async def _start_paper(self) -> None:
+        from bitget_fast.paper import PaperExchange
+
+        data = await self.rest.request("GET", _CONTRACTS, params={"productType": PRODUCT_TYPE},
+                                       signed=False)
+        rules = TradingRules.from_response(data)
+        rows = {r.get("symbol"): r for r in data if isinstance(r, dict)}
+        contracts = [rules[s] for s in self._symbols]   # unknown symbol -> ValidationError
+        for c in contracts:
+            await self._market(c)
+        for c in contracts:
+            await self._markets[c.symbol].wait_ready(self._ready_timeout_s)
+        assert self._paper_keys is not None
+        self.paper_exchange = await PaperExchange.open(
+            [rows[c.symbol] for c in contracts],
+            {c.symbol: self._markets[c.symbol].book(c.symbol) for c in contracts},
+            self._paper_keys, usdt=self.paper_usdt)
+        public = self.rest
+        self.rest = RestClient(self.paper_exchange.rest_url, self.credentials, **self._rest_opts)
+        await public.close()
+        await self.rest.start()
+        self.ws_private_url = self.paper_exchange.ws_private_url
 
     async def reload_rules(self) -> TradingRules:
         """Re-read the contracts (tick, size step, minimums, ``symbolStatus``) and check orders
@@ -265,6 +326,8 @@ class BitgetPerpetual:
         for md in self._markets.values():
             await md.close()
         await self.rest.close()
+        if self.paper_exchange is not None:
+            await self.paper_exchange.close()
         for feeds in self._feeds.values():
             for f in feeds:
                 f._close()
@@ -332,7 +395,8 @@ class BitgetPerpetual:
         return {"connector": dict(self.counters), "rest": self.rest.stats(),
                 "private": dict(self._private.counters) if self._private else {},
                 "orders": dict(self.tracker.counters), "account": dict(self.account.counters),
-                "market": {s: md.stats() for s, md in self._markets.items()}}
+                "market": {s: md.stats() for s, md in self._markets.items()},
+                "paper": self.paper_exchange.stats() if self.paper_exchange else {}}
 
     def order_updates(self) -> _Feed[OrderUpdate]:
         """Async iterator of every :class:`OrderUpdate` from now on."""
@@ -369,16 +433,35 @@ class BitgetPerpetual:
     async def book(self, symbol: str, *, timeout_s: float = 30.0) -> OrderBook:
         """The live, checked :class:`OrderBook` of ``symbol``, subscribing if needed."""
         symbol = symbol.upper()
-        c = self.contract(symbol)
         md = self._markets.get(symbol)
         if md is None:
-            md = MarketData([symbol], url=self.ws_public_url, ssl_context=self._ssl,
-                            on_book=self._on_book, on_event=self._stream_event,
-                            strict_seq=self._strict_seq, price_places={symbol: c.price_place})
-            self._markets[symbol] = md
-            await md.start()
+            if self.paper:
+                raise ConfigurationError(f"paper trading: {symbol} is not one of the symbols "
+                                         f"the paper exchange mirrors ({self._symbols})")
+            md = await self._market(self.contract(symbol))
         await md.wait_ready(timeout_s)
         return md.book(symbol)
+
+    async def _market(self, c: Contract) -> MarketData:
+        """Start ``c``'s market data (its book feeds the paper engine first in paper mode)."""
+        on_book = self._on_book
+        if self.paper:
+            user = self._on_book
+
+            def on_book(book: OrderBook) -> None:
+                # Until the paper exchange is up (it opens at the live book), the strategy
+                # sees nothing: an order it sent then would have no engine to meet.
+                paper = self.paper_exchange
+                if paper is not None:
+                    paper.on_book(book)
+                    if user is not None:
+                        user(book)
+        md = MarketData([c.symbol], url=self.ws_public_url, ssl_context=self._ssl,
+                        on_book=on_book, on_event=self._stream_event,
+                        strict_seq=self._strict_seq, price_places={c.symbol: c.price_place})
+        self._markets[c.symbol] = md
+        await md.start()
+        return md
 
     # ------------------------------------------------------------------ settings
     async def _load_settings(self, symbols: Iterable[str]) -> None:

@@ -10,6 +10,10 @@ from it with ``submit_order``, so the time from a book message to the signed req
 written is measured on every quote (``tick_to_order_us``). At the end every order is
 canceled and the position closed; the summary says what happened and whether the
 connector's state equals the exchange's.
+
+With ``paper=True`` no simulator is started here: the connector runs in paper mode
+(:mod:`bitget_fast.paper`), reading Bitget's live books and matching the quotes locally,
+and "the exchange" of the final check is the paper engine.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from bitget_fast.auth import Credentials
 from bitget_fast.book import OrderBook
 from bitget_fast.connector import BitgetPerpetual
 from bitget_fast.errors import ExchangeError, ValidationError
+from bitget_fast.market import PUBLIC_WS_URL
 from bitget_fast.models import Fill
 from bitget_fast.orders import TERMINAL, Order
 
@@ -52,6 +57,9 @@ class DemoConfig:
     seed: int = 1                      # the simulator's market
     flow_rate: float = 40.0            # the simulator's background events per second
     usdt: str = "10000"
+    paper: bool = False                # live Bitget books, orders matched locally (no keys)
+    rest_url: str | None = None        # paper: where the contracts come from (Bitget's)
+    ws_url: str | None = None          # paper: the public WebSocket (Bitget's, or a replay)
 
 
 def _pct(xs: list[float], q: float) -> float | None:
@@ -264,7 +272,7 @@ def _view(bp: BitgetPerpetual, q: Quoter, cfg: DemoConfig, book: OrderBook, elap
     st = q.stats
     t2o, ack = st.tick_to_order_us, st.ack_ms
     return [
-        f"bitget-fast demo: {cfg.symbol} on the embedded simulator (seed {cfg.seed})   "
+        f"bitget-fast demo: {cfg.symbol} {_where(cfg)}   "
         f"{elapsed:5.1f} s / {cfg.duration_s:g} s",
         f"book     bid {_fmt(Decimal(bb[0]), pp) if bb else '-'} x {bb[1] if bb else '-'}   "
         f"ask {_fmt(Decimal(ba[0]), pp) if ba else '-'} x {ba[1] if ba else '-'}   "
@@ -304,57 +312,72 @@ async def run_demo(cfg: DemoConfig, *, out: TextIO | None = None, live: bool | N
     creds = Credentials(key, secret, passphrase)
     fills: list[Fill] = []
     t_start = time.monotonic()
+    quoter: Quoter | None = None
+
+    def on_book(book: OrderBook) -> None:
+        if quoter is not None:
+            quoter.on_book(book)
+
+    def on_fill(f: Fill) -> None:
+        fills.append(f)
+        if quoter is not None:
+            quoter.changed()
+
+    def on_order(u: Any) -> None:
+        if quoter is not None:
+            quoter.changed()
+
+    callbacks = dict(symbols=[cfg.symbol], on_book=on_book, on_fill=on_fill, on_order=on_order)
+
+    async def quote(bp: BitgetPerpetual, sim: Any, acc: Any) -> dict[str, Any]:
+        nonlocal quoter
+        c = bp.contract(cfg.symbol)
+        c.size_str(cfg.size)   # a size the exchange would refuse: ValidationError now
+        if Decimal(cfg.max_position) < Decimal(cfg.size):
+            raise ValidationError(f"max_position {cfg.max_position} is below one quote "
+                                  f"({cfg.size}): nothing could be quoted")
+        quoter = Quoter(bp, cfg)
+        book = await bp.book(cfg.symbol)
+        bal = bp.balances.get("USDT")
+        start_equity = bal.equity if bal else Decimal(cfg.usdt)
+        quoter.active = True
+        t0 = time.monotonic()
+        while (elapsed := time.monotonic() - t0) < cfg.duration_s:
+            if screen is not None:
+                _draw(screen, _view(bp, quoter, cfg, book, elapsed, start_equity, fills))
+            if on_tick is not None:
+                on_tick()
+            await asyncio.sleep(0.25)
+        await quoter.stop()
+        # flat and nothing open: cancel everything, close the position
+        canceled = await bp.cancel_all(cfg.symbol)
+        closing = await bp.close_positions(cfg.symbol) if bp.net_position(cfg.symbol) else []
+        for o in closing:
+            await o.wait_done(10)
+        await asyncio.sleep(0.3)   # the last pushes
+        if screen is not None:
+            _draw(screen, _view(bp, quoter, cfg, book, time.monotonic() - t0, start_equity,
+                                fills))
+        return _summary(bp, sim, acc, quoter, cfg, start_equity, fills, canceled,
+                        time.monotonic() - t_start)
+
+    if cfg.paper:
+        kw: dict[str, Any] = {"rest_url": cfg.rest_url} if cfg.rest_url else {}
+        async with BitgetPerpetual(paper=True, paper_usdt=cfg.usdt, ws_public_url=cfg.ws_url,
+                                   **kw, **callbacks) as bp:
+            paper = bp.paper_exchange
+            return await quote(bp, paper.sim, paper.account)
     async with Simulator([cfg.symbol], seed=cfg.seed, flow_rate=cfg.flow_rate) as sim:
         acc = sim.add_account(key, secret, passphrase, usdt=cfg.usdt)
-        quoter: Quoter | None = None
+        async with BitgetPerpetual(creds, rest_url=sim.rest_url, ws_public_url=sim.ws_public_url,
+                                   ws_private_url=sim.ws_private_url, **callbacks) as bp:
+            return await quote(bp, sim, acc)
 
-        def on_book(book: OrderBook) -> None:
-            if quoter is not None:
-                quoter.on_book(book)
 
-        def on_fill(f: Fill) -> None:
-            fills.append(f)
-            if quoter is not None:
-                quoter.changed()
-
-        def on_order(u: Any) -> None:
-            if quoter is not None:
-                quoter.changed()
-
-        bp = BitgetPerpetual(creds, rest_url=sim.rest_url, ws_public_url=sim.ws_public_url,
-                             ws_private_url=sim.ws_private_url, symbols=[cfg.symbol],
-                             on_book=on_book, on_fill=on_fill, on_order=on_order)
-        async with bp:
-            c = bp.contract(cfg.symbol)
-            c.size_str(cfg.size)   # a size the exchange would refuse: ValidationError now
-            if Decimal(cfg.max_position) < Decimal(cfg.size):
-                raise ValidationError(f"max_position {cfg.max_position} is below one quote "
-                                      f"({cfg.size}): nothing could be quoted")
-            quoter = Quoter(bp, cfg)
-            book = await bp.book(cfg.symbol)
-            bal = bp.balances.get("USDT")
-            start_equity = bal.equity if bal else Decimal(cfg.usdt)
-            quoter.active = True
-            t0 = time.monotonic()
-            while (elapsed := time.monotonic() - t0) < cfg.duration_s:
-                if screen is not None:
-                    _draw(screen, _view(bp, quoter, cfg, book, elapsed, start_equity, fills))
-                if on_tick is not None:
-                    on_tick()
-                await asyncio.sleep(0.25)
-            await quoter.stop()
-            # flat and nothing open: cancel everything, close the position
-            canceled = await bp.cancel_all(cfg.symbol)
-            closing = await bp.close_positions(cfg.symbol) if bp.net_position(cfg.symbol) else []
-            for o in closing:
-                await o.wait_done(10)
-            await asyncio.sleep(0.3)   # the last pushes
-            if screen is not None:
-                _draw(screen, _view(bp, quoter, cfg, book, time.monotonic() - t0, start_equity,
-                                    fills))
-            summary = _summary(bp, sim, acc, quoter, cfg, start_equity, fills, canceled,
-                               time.monotonic() - t_start)
-    return summary
+def _where(cfg: DemoConfig) -> str:
+    if cfg.paper:
+        return f"paper trading on live books from {cfg.ws_url or PUBLIC_WS_URL}"
+    return f"on the embedded simulator (seed {cfg.seed})"
 
 
 def _summary(bp: BitgetPerpetual, sim: Any, acc: Any, q: Quoter, cfg: DemoConfig,
@@ -372,6 +395,7 @@ def _summary(bp: BitgetPerpetual, sim: Any, acc: Any, q: Quoter, cfg: DemoConfig
     st = q.stats
     return {
         "symbol": cfg.symbol,
+        "mode": "paper" if cfg.paper else "simulator",
         "duration_s": cfg.duration_s,
         "wall_s": round(wall_s, 2),
         "book_messages": md.get("book_messages", 0),
@@ -400,7 +424,8 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
     """The human-readable end of ``bitget-fast demo``."""
     ok = "yes" if s["state_equals_exchange"] else "NO"
     lines = [
-        f"summary  {s['symbol']}, {s['duration_s']:g} s of quoting ({s['wall_s']:.1f} s in all)",
+        f"summary  {s['symbol']}, {s['duration_s']:g} s of quoting "
+        f"{'on paper ' if s['mode'] == 'paper' else ''}({s['wall_s']:.1f} s in all)",
         f"  book      {s['book_messages']} messages applied, every checksum checked: "
         f"{s['book_integrity_errors']} failures, {s['book_resyncs']} resyncs",
         f"  orders    {s['orders_placed']} placed ({s['orders_replaced']} replacing a quote), "
@@ -414,6 +439,7 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
         f"{_num(s['tick_to_order_us_median'], '.1f')} us, p99 "
         f"{_num(s['tick_to_order_us_p99'], '.1f')} us; order ack (loopback): median "
         f"{_num(s['ack_ms_median'], '.2f')} ms, p99 {_num(s['ack_ms_p99'], '.2f')} ms",
-        f"  state     orders, fills, position and balance equal the exchange's: {ok}",
+        f"  state     orders, fills, position and balance equal the "
+        f"{'paper engine' if s['mode'] == 'paper' else 'exchange'}'s: {ok}",
     ]
     out.write("\n".join(lines) + "\n")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Simulator"]
+__all__ = ["Simulator", "ReplayServer"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +16,7 @@ def __getattr__(name: str) -> Any:
     if name == "Simulator":
         from .server import Simulator
         return Simulator
+    if name == "ReplayServer":
+        from .replay import ReplayServer
+        return ReplayServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

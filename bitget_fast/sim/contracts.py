@@ -14,11 +14,14 @@ __all__ = ["ContractSpec", "DEFAULT_CONTRACTS", "contract_for", "parse_units", "
            "money", "fixed", "WIDE", "PRODUCT_TYPE", "MARGIN_COIN"]
 
 PRODUCT_TYPE = "USDT-FUTURES"
+"""The simulator's only productType."""
 MARGIN_COIN = "USDT"
+"""The simulator's only margin coin."""
 _EIGHT = Decimal("1e-8")
 # Rounding for display. The default context (28 digits) raises InvalidOperation when quantize
 # needs more digits (e.g. 1e16 at 12 places), and an order's price can make any amount that big.
 WIDE = Context(prec=120)
+"""A 120-digit decimal context for rounding amounts of any size."""
 
 
 def parse_units(text: str, places: int) -> int | None:
@@ -114,6 +117,78 @@ class ContractSpec:
         """Size units -> Decimal."""
         return Decimal(units).scaleb(-self.volume_place)
 
+    @classmethod
+    def from_rest(cls, row: object, start_price: str) -> "ContractSpec":
+        """The spec of one ``/api/v2/mix/market/contracts`` row (Bitget's own, for paper
+        trading), opening at ``start_price``; ValueError naming the field that does not fit.
+
+        Every string field the simulator does not model (``symbolStatus``, the price-band
+        ratios, ...) is kept in :attr:`extra`, so the simulator's contracts endpoint shows
+        the row as Bitget sent it.
+        """
+        if not isinstance(row, dict):
+            raise ValueError(f"a contracts row must be an object, not {type(row).__name__}")
+        symbol = row.get("symbol")
+        if not isinstance(symbol, str) or not symbol.isalnum():
+            raise ValueError(f"contracts row: bad symbol {symbol!r}")
+
+        def text(name: str, default: str | None = None) -> str:
+            v = row.get(name, default)
+            if v is None or v == "":
+                if default is None:
+                    raise ValueError(f"contracts row {symbol}: {name} is missing")
+                return default
+            if not isinstance(v, (str, int)) or isinstance(v, bool):
+                raise ValueError(f"contracts row {symbol}: {name} must be a string, not {v!r}")
+            return str(v)
+
+        def small_int(name: str, lo: int, hi: int, default: str | None = None) -> int:
+            v = text(name, default)
+            if not v.isdigit() or not v.isascii() or not lo <= int(v) <= hi:
+                raise ValueError(f"contracts row {symbol}: {name} must be an integer in "
+                                 f"[{lo}, {hi}], not {v!r}")
+            return int(v)
+
+        def amount(name: str, places: int, default: str | None = None) -> str:
+            v = text(name, default)
+            if parse_units(v, places) is None:
+                raise ValueError(f"contracts row {symbol}: {name} must be a plain decimal with "
+                                 f"at most {places} decimals, not {v!r}")
+            return v
+
+        price_place = small_int("pricePlace", 0, 18)
+        volume_place = small_int("volumePlace", 0, 18)
+        step = small_int("priceEndStep", 1, 10**9)
+        size_multiplier = amount("sizeMultiplier", volume_place)
+        if not parse_units(size_multiplier, volume_place):
+            raise ValueError(f"contracts row {symbol}: sizeMultiplier must be > 0")
+        start = parse_units(start_price, price_place)
+        if not start or start % step:
+            raise ValueError(f"{symbol}: start price {start_price!r} is not a positive "
+                             f"multiple of the tick ({step} at {price_place} decimals)")
+        min_lever = small_int("minLever", 1, 10_000, "1")
+        max_lever = small_int("maxLever", min_lever, 10_000, "125")
+        modelled = {"symbol", "baseCoin", "pricePlace", "priceEndStep", "volumePlace",
+                    "sizeMultiplier", "minTradeNum", "minTradeUSDT", "makerFeeRate",
+                    "takerFeeRate", "minLever", "maxLever", "fundInterval", "maxOrderQty",
+                    "maxMarketOrderQty"}
+        extra = {k: v for k, v in row.items()
+                 if k not in modelled and isinstance(k, str) and isinstance(v, str)}
+        return cls(
+            symbol=symbol, base_coin=text("baseCoin", symbol[:-4] or symbol),
+            price_place=price_place, price_end_step=step, volume_place=volume_place,
+            size_multiplier=size_multiplier,
+            min_trade_num=amount("minTradeNum", volume_place),
+            start_price=start_price,
+            min_trade_usdt=amount("minTradeUSDT", 18, "5"),
+            maker_fee_rate=amount("makerFeeRate", 18, "0.0002"),
+            taker_fee_rate=amount("takerFeeRate", 18, "0.0006"),
+            min_lever=min_lever, max_lever=max_lever,
+            fund_interval_h=small_int("fundInterval", 1, 24 * 7, "8"),
+            max_order_qty=amount("maxOrderQty", volume_place, "1000000"),
+            max_market_order_qty=amount("maxMarketOrderQty", volume_place, "100000"),
+            extra=extra)
+
     def as_rest(self) -> dict[str, object]:
         """The contracts endpoint row."""
         return {
@@ -141,6 +216,7 @@ DEFAULT_CONTRACTS: dict[str, ContractSpec] = {c.symbol: c for c in [
     ContractSpec("SOLUSDT", "SOL", 3, 5, 1, "0.1", "0.1", "150.000", max_lever=100),
     ContractSpec("XRPUSDT", "XRP", 4, 1, 0, "1", "1", "0.5000", max_lever=100),
 ]}
+"""The simulator's built-in contracts (BTC, ETH, SOL with a 0.005 tick, XRP)."""
 
 
 def contract_for(symbol: str) -> ContractSpec:
