@@ -31,10 +31,11 @@ import logging
 from typing import Any, NamedTuple
 
 import orjson
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
-from picows import ws_create_server
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
 from bitget_fast.record import REC_TEXT, RecordingError, Replayer
+
+from .ws import answer_control
 
 __all__ = ["ReplayServer", "ServedFrame"]
 
@@ -70,12 +71,7 @@ class _Conn(WSListener):  # type: ignore[misc]
         self.server.conns.discard(self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            code = frame.get_close_code()
-            transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
-            transport.disconnect()
-            return
-        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        if answer_control(transport, frame):
             return
         data = frame.get_payload_as_bytes()
         if data == b"ping":

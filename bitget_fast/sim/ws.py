@@ -30,7 +30,7 @@ from .engine import Account, Market, SimError
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["WsHub", "Conn", "BOOK_CHANNELS", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
+__all__ = ["WsHub", "Conn", "answer_control", "BOOK_CHANNELS", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
 
 _log = logging.getLogger("bitget_fast.sim.ws")
 
@@ -153,6 +153,18 @@ def _joined_json(levels: list[str]) -> str:
     return ('["' + '"],["'.join(levels) + '"]').replace(":", '","')
 
 
+def answer_control(transport: WSTransport, frame: WSFrame) -> bool:
+    """A server's answer to a frame that is not a request: a CLOSE is echoed with the peer's
+    code (picows reads "no code" as 0, which is no valid code to send) and the connection
+    ended. True when there is nothing more to do with ``frame`` (not text or binary)."""
+    if frame.msg_type == WSMsgType.CLOSE:
+        code = frame.get_close_code()
+        transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
+        transport.disconnect()
+        return True
+    return frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
 class Conn(WSListener):  # type: ignore[misc]
     """One WebSocket connection (public or private)."""
 
@@ -189,12 +201,7 @@ class Conn(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type == WSMsgType.CLOSE:
             self.flush()
-            # echo the peer's code; picows reads "no code" as 0, which is no valid code to send
-            code = frame.get_close_code()
-            transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
-            transport.disconnect()
-            return
-        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        if answer_control(transport, frame):
             return
         now = time.monotonic()
         q = self.inbound
