@@ -21,14 +21,19 @@ __all__ = ["Credentials", "encode_query", "ENV_API_KEY", "ENV_SECRET_KEY", "ENV_
            "WS_LOGIN_PATH", "WS_LOGIN_TIMESTAMP_UNIT"]
 
 ENV_API_KEY = "BITGET_API_KEY"
+"""Environment variable :meth:`Credentials.from_env` reads the API key from."""
 ENV_SECRET_KEY = "BITGET_SECRET_KEY"
+"""Environment variable holding the secret."""
 ENV_PASSPHRASE = "BITGET_PASSPHRASE"
+"""Environment variable holding the passphrase."""
 
 # The WebSocket login signs timestamp + "GET" + "/user/verify" (protocol reference 6.2).
 WS_LOGIN_PATH = "/user/verify"
+"""The request path signed for the WebSocket login."""
 # UNCERTAIN in the reference (prose says ms, every working client sends seconds):
 # seconds, as ccxt, hummingbot, Bitget's SDK and the TS SDK do. Issue 2 note.
 WS_LOGIN_TIMESTAMP_UNIT = "s"
+"""Unit of the WebSocket login timestamp (``s``; UNCERTAIN in the reference)."""
 
 # Characters left as they are in query strings; everything else is percent-encoded
 # (RFC 3986 unreserved set). UNCERTAIN which form Bitget verifies when raw and

@@ -3,6 +3,7 @@
 from typing import Final
 
 CHECKSUM_LEVELS: Final[int]
+"""Levels per side the books checksum covers (25)."""
 
 def crc32_backend() -> str:
     """Name of the CRC32 kernel in use: ``"pclmul"`` or ``"portable"``."""
@@ -11,13 +12,21 @@ class OrderBook:
     """Order book of one symbol fed with raw Bitget ``books``/``books1``/``books5``/``books15`` messages."""
 
     symbol: str
+    """The instId whose messages this book applies."""
     strict_seq: bool
+    """Whether every ``seq`` must follow the last by exactly 1 (else only going backwards is an error)."""
     is_valid: bool
+    """False after an integrity failure or :meth:`invalidate`, until the next snapshot."""
     seq_jumps: int
+    """Updates whose ``seq`` skipped ahead (counted; an error only with ``strict_seq``)."""
     checksums_verified: int
+    """Messages whose checksum was checked and matched."""
     checksums_skipped: int
+    """Messages without a checksum (``books1/5/15``, or 0) that were applied unchecked."""
     dropped_updates: int
+    """Updates dropped because the book was invalid (awaiting a snapshot)."""
     updates_applied: int
+    """Snapshots and updates applied."""
 
     def __init__(
         self,

@@ -166,6 +166,7 @@ _DUP = ("45034", "43118")
 TRANSIENT_CODES = frozenset(("40015", "40725", "45001", "40200"))
 
 CODE_TABLE: dict[str, type[ExchangeError]] = {}
+"""Bitget error code -> the :class:`ExchangeError` subclass raised for it."""
 for _codes, _cls in ((_AUTH, AuthenticationError), (_CLOCK, ClockSkewError),
                      (_PARAM, ParameterError), (_FUNDS, InsufficientFundsError),
                      (_NOT_FOUND, OrderNotFoundError), (_POS_MODE, PositionModeError),

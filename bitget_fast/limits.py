@@ -11,6 +11,7 @@ __all__ = ["REST_RATE_LIMITS", "GLOBAL_LIMIT_PER_MIN", "ORDER_PATHS", "RISK_REDU
            "V2_MIX"]
 
 V2_MIX = "/api/v2/mix/"
+"""Path prefix of the V2 futures endpoints."""
 
 # path -> (requests per second, counted per "ip" or per "uid")
 REST_RATE_LIMITS: dict[str, tuple[int, str]] = {
@@ -33,15 +34,19 @@ REST_RATE_LIMITS: dict[str, tuple[int, str]] = {
     V2_MIX + "account/bill": (10, "uid"), V2_MIX + "account/set-leverage": (5, "uid"),
     V2_MIX + "account/set-margin-mode": (5, "uid"), V2_MIX + "account/set-position-mode": (5, "uid"),
 }
+"""Path -> (requests per second, counted per ``ip`` or ``uid``), as Bitget documents them."""
 GLOBAL_LIMIT_PER_MIN = 6000
+"""Requests per minute per IP over all REST endpoints."""
 
 # Order-changing paths: a lost reply leaves the outcome unknown; never retried blindly.
 ORDER_PATHS = frozenset(V2_MIX + p for p in (
     "order/place-order", "order/batch-place-order", "order/cancel-order",
     "order/batch-cancel-orders", "order/cancel-all-orders", "order/modify-order",
     "order/close-positions"))
+"""Order-changing paths: a lost reply leaves the outcome unknown, so they are never retried blindly."""
 # Order paths that only take risk off: over the client-side limit they wait for their slot,
 # however long, instead of being refused (``max_rate_wait_s`` is for orders that add risk).
 RISK_REDUCING_PATHS = frozenset(V2_MIX + p for p in (
     "order/cancel-order", "order/batch-cancel-orders", "order/cancel-all-orders",
     "order/close-positions"))
+"""Order paths that only take risk off: over the client-side limit they wait for a slot instead of being refused."""

@@ -52,7 +52,9 @@ __all__ = ["MarketData", "PUBLIC_WS_URL", "DEMO_PUBLIC_WS_URL", "check_reachable
 log = logging.getLogger("bitget_fast.market")
 
 PUBLIC_WS_URL = "wss://ws.bitget.com/v2/ws/public"
+"""Bitget's public WebSocket."""
 DEMO_PUBLIC_WS_URL = "wss://wspap.bitget.com/v2/ws/public"
+"""Bitget Demo Trading's public WebSocket."""
 INST_TYPE = "USDT-FUTURES"
 BOOK_CHANNELS = ("books", "books1", "books5", "books15")
 

@@ -49,6 +49,7 @@ class OrderStatus:
 _RANK = {"pending_new": 0, "unknown": 0, "live": 1, "partially_filled": 2,
          "filled": 3, "canceled": 3, "rejected": 3}
 TERMINAL = frozenset(("filled", "canceled", "rejected"))
+"""The final statuses: an order in one of them never changes again."""
 # Bitget's status words (orders channel "status", REST detail "state") -> ours.
 _WIRE_STATUS = {"live": "live", "new": "live", "init": "pending_new",
                 "partially_filled": "partially_filled", "partial_fill": "partially_filled",
@@ -59,6 +60,7 @@ _WIRE_STATUS = {"live": "live", "new": "live", "init": "pending_new",
 # prefix (start time in ms, base 36, plus 3 random bytes) makes ids unique across
 # restarts and processes; a per-session counter makes them unique within.
 CLIENT_OID_PREFIX = "bf"
+"""How our clientOids begin (others' orders on the account are tracked too)."""
 # Orders first seen through a fill without clientOid (REST fills rows have none) are
 # tracked as "ext-<orderId>" until a query or push names them.
 EXT_PREFIX = "ext-"

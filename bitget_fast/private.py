@@ -46,9 +46,12 @@ __all__ = ["PrivateStream", "PRIVATE_WS_URL", "DEMO_PRIVATE_WS_URL", "PRIVATE_CH
 log = logging.getLogger("bitget_fast.private")
 
 PRIVATE_WS_URL = "wss://ws.bitget.com/v2/ws/private"
+"""Bitget's private WebSocket."""
 DEMO_PRIVATE_WS_URL = "wss://wspap.bitget.com/v2/ws/private"
+"""Bitget Demo Trading's private WebSocket."""
 INST_TYPE = "USDT-FUTURES"
 PRIVATE_CHANNELS = ("orders", "fill", "positions", "account")
+"""The private channels subscribed after login."""
 # Bitget's WS login error codes (protocol reference 3.2): the key itself is refused.
 _LOGIN_CODES = frozenset(("30005", "30011", "30012", "30013", "30014", "30015"))
 MAX_SENDS_PER_WINDOW = 10

@@ -61,7 +61,9 @@ __all__ = ["Recorder", "Replayer", "Record", "ReplayStats", "write_recording", "
            "RecordingError", "RecordingTruncated"]
 
 FORMAT_VERSION = 1
+"""Version of the recording format this package writes and reads."""
 MAGIC = b"BFREC\x00" + bytes([FORMAT_VERSION]) + b"\n"
+"""The first bytes of every recording (``BFREC\\0``, the version, a newline)."""
 _HEAD = struct.Struct("<IBBHq")
 _META_LEN = struct.Struct("<I")
 _MAX_META = 1 << 20

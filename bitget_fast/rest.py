@@ -64,8 +64,11 @@ __all__ = ["RestClient", "REST_URL", "TIME_PATH", "CLOCK_CODES"]
 log = logging.getLogger("bitget_fast.rest")
 
 REST_URL = "https://api.bitget.com"
+"""Bitget's REST API (live and Demo Trading alike)."""
 TIME_PATH = "/api/v2/public/time"
+"""The server-time endpoint, used to measure clock skew."""
 CLOCK_CODES = frozenset(("40005", "40008"))
+"""Bitget codes that mean our timestamp was refused (the clock is re-measured, the request retried once)."""
 SUCCESS = "00000"
 # The limiter's window is a little longer than Bitget's second: the server counts
 # arrivals, which network jitter bunches together.

@@ -3,6 +3,7 @@
 from typing import Final
 
 SHA256_BACKENDS: Final[tuple[str, str]]
+"""The SHA-256 kernels :func:`sha256_backend` can name: portable C, or x86 SHA-NI."""
 
 def sha256_backend() -> str:
     """Name of the SHA-256 kernel in use: ``"sha-ni"`` or ``"portable"``."""

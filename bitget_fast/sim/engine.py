@@ -61,6 +61,7 @@ SIM_CODES = {
     "symbol_maintain": "41114", "symbol_off": "40309", "symbol_listed": "43115",
     "symbol_api": "22004", "symbol_limit_open": "40308",
 }
+"""Situation -> the Bitget error code the simulator answers with (DECISIONS §5)."""
 # symbolStatus -> (SIM_CODES kind, message) for an order the status does not allow;
 # limit_open still accepts orders that only close (reduce-only, tradeSide close).
 SYMBOL_STATUS_ERRORS = {
@@ -244,6 +245,7 @@ class Market:
         self.d_trades: list[tuple[str, int, int, str, int]] = []
 
     def side(self, is_bid: bool) -> _BookSide:
+        """The bid side (``is_bid``) or the ask side of the matching book."""
         return self.bids if is_bid else self.asks
 
     def best_bid(self) -> int | None:

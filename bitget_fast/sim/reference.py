@@ -173,10 +173,12 @@ class Book:
 
     @property
     def best_bid(self) -> tuple[str, str] | None:
+        """``(price_str, size_str)`` of the best bid, or None."""
         return self._bid_levels[self._bid_keys[0]] if self._bid_keys else None
 
     @property
     def best_ask(self) -> tuple[str, str] | None:
+        """``(price_str, size_str)`` of the best ask, or None."""
         return self._ask_levels[self._ask_keys[0]] if self._ask_keys else None
 
     @property

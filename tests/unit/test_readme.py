@@ -35,7 +35,7 @@ def test_market_data_example_runs(capsys):
 
 def test_simulator_example_runs(capsys):
     blocks = _blocks("python")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     exec(compile(blocks[2], str(README), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     assert re.search(r"^http://127\.0\.0\.1:\d+ ws://127\.0\.0\.1:\d+/v2/ws/public "
@@ -45,6 +45,16 @@ def test_simulator_example_runs(capsys):
 def test_trading_example_runs(capsys):
     exec(compile(_blocks("python")[3], str(README), "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.split() == ["canceled", "filled", "0.0100"]
+
+
+def test_paper_trading_line_builds_a_paper_connector():
+    # the README's paper line: constructing needs no keys and no network (start() does)
+    from bitget_fast import BitgetPerpetual
+
+    block = _blocks("python")[4]
+    ns: dict = {"BitgetPerpetual": BitgetPerpetual}
+    exec(compile(block, str(README), "exec"), ns)
+    assert ns["bp"].paper and ns["bp"].credentials.api_key.startswith("bg_paper_")
 
 
 def test_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
