@@ -72,6 +72,7 @@ def _signature(obj: Any) -> str:
         sig = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    sig = re.sub(r"(: |-> )'([^']*)'", r"\1\2", sig)    # postponed annotations, unquoted
     return sig if len(sig) <= 90 else "(...)"
 
 
