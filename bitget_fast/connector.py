@@ -180,13 +180,14 @@ class BitgetPerpetual:
                  enforce_rate_limits: bool = True, max_rate_wait_s: float = 1.0,
                  queue_size: int = 100_000, paper: bool = False, paper_usdt: Any = 10_000,
                  ready_timeout_s: float = 30.0) -> None:
+        symbols = list(symbols)   # read once: a generator would be empty the second time
         self.paper = bool(paper)
         self._paper_keys: tuple[str, str, str] | None = None
         if self.paper:
             if demo:
                 raise ConfigurationError("paper=True trades locally against Bitget's live data; "
                                          "demo=True trades in Bitget's Demo Trading: choose one")
-            if not list(symbols):
+            if not symbols:
                 raise ConfigurationError("paper=True needs symbols=[...]: the paper exchange "
                                          "trades the symbols whose live books it mirrors")
             from bitget_fast.paper import paper_keys
@@ -444,9 +445,8 @@ class BitgetPerpetual:
 
     async def _market(self, c: Contract) -> MarketData:
         """Start ``c``'s market data (its book feeds the paper engine first in paper mode)."""
-        on_book = self._on_book
+        on_book = user = self._on_book
         if self.paper:
-            user = self._on_book
 
             def on_book(book: OrderBook) -> None:
                 # Until the paper exchange is up (it opens at the live book), the strategy

@@ -172,6 +172,8 @@ def test_paper_mode_refuses_what_cannot_work():
         BitgetPerpetual(paper=True, demo=True, symbols=["BTCUSDT"])
     with pytest.raises(ConfigurationError, match="needs symbols"):
         BitgetPerpetual(paper=True)
+    # symbols may be any iterable, a generator included (read once)
+    assert BitgetPerpetual(paper=True, symbols=(s for s in ["ethusdt"]))._symbols == ["ETHUSDT"]
     bp = BitgetPerpetual(paper=True, symbols=["btcusdt"])
     # a paper key of its own, never the user's (and never shown)
     assert bp.credentials.api_key.startswith("bg_paper_")
