@@ -34,6 +34,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--sim", action="store_true",
                      help="use the embedded simulator instead of Bitget (no network needed)")
     src.add_argument("--url", help=f"public WebSocket URL (default {PUBLIC_WS_URL})")
+    p.add_argument("--allow-insecure", action="store_true",
+                   help="accept a plain ws:// --url to a host that is not loopback")
     p.add_argument("--channel", default="books", choices=("books", "books1", "books5", "books15"),
                    help="book channel (default books: full depth, checksummed)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
@@ -145,7 +147,7 @@ async def run_book(args: argparse.Namespace, out: TextIO) -> int:
     screen = Screen(out, out.isatty() and not args.json, every_s=5.0)
     async with _source(args, symbols) as url:
         md = MarketData(symbols, url=url, book_channel=args.channel,
-                        on_event=last.append)
+                        on_event=last.append, allow_insecure=args.allow_insecure)
         stop = _stop_event(args.duration)
         t0 = time.monotonic()
         async with md:
@@ -193,7 +195,8 @@ async def run_record(args: argparse.Namespace, out: TextIO) -> int:
     try:
         async with _source(args, symbols) as url:
             md = MarketData(symbols, url=url, book_channel=args.channel, trades=args.trades,
-                            tickers=args.tickers, recorder=rec)
+                            tickers=args.tickers, recorder=rec,
+                            allow_insecure=args.allow_insecure)
             stop = _stop_event(args.duration)
             host = urllib.parse.urlsplit(url).netloc
             async with md:

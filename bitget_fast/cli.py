@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                    "e.g. a recording served by `bitget-fast replay --serve`)")
     d.add_argument("--rest-url", metavar="URL",
                    help="--paper: where the contracts are read (default Bitget's REST API)")
+    d.add_argument("--allow-insecure", action="store_true",
+                   help="--paper: accept plain ws:// or http:// URLs to a host that is not loopback")
     s = sub.add_parser("sim", help="run the local Bitget V2 exchange simulator until Ctrl-C",
                        description="Run the local Bitget V2 USDT-M exchange simulator (REST and "
                        "WebSocket on loopback) until Ctrl-C.")
@@ -249,7 +251,7 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = DemoConfig(symbol=args.symbol.upper(), duration_s=args.duration, size=args.size,
                      edge_ticks=args.edge, max_position=args.max_position, seed=args.seed,
                      usdt=args.usdt, paper=args.paper, ws_url=args.ws_url,
-                     rest_url=args.rest_url)
+                     rest_url=args.rest_url, allow_insecure=args.allow_insecure)
     run: Any = asyncio.run
     try:
         import uvloop   # the loop the benchmarks run on, when installed

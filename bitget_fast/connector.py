@@ -35,6 +35,7 @@ from typing import Any
 
 import msgspec
 
+from bitget_fast._urls import require_secure
 from bitget_fast.account import AccountState
 from bitget_fast.auth import Credentials
 from bitget_fast.book import OrderBook
@@ -163,6 +164,10 @@ class BitgetPerpetual:
     local simulator whose engine mirrors those books (:mod:`bitget_fast.paper` says what is
     modelled). No keys are needed: ``credentials`` are not used; the paper account holds
     ``paper_usdt`` and is reachable as :attr:`paper_exchange`.
+
+    Certificates are verified (``ssl_context`` replaces the default one). Plain ``http://``
+    or ``ws://`` URLs are refused for hosts that are not loopback unless
+    ``allow_insecure=True``: keys and orders never cross a network unencrypted by mistake.
     """
 
     def __init__(self, credentials: Credentials | None = None, *, demo: bool = False,
@@ -179,7 +184,7 @@ class BitgetPerpetual:
                  request_timeout_s: float = 10.0, strict_seq: bool | None = None,
                  enforce_rate_limits: bool = True, max_rate_wait_s: float = 1.0,
                  queue_size: int = 100_000, paper: bool = False, paper_usdt: Any = 10_000,
-                 ready_timeout_s: float = 30.0) -> None:
+                 ready_timeout_s: float = 30.0, allow_insecure: bool = False) -> None:
         symbols = list(symbols)   # read once: a generator would be empty the second time
         self.paper = bool(paper)
         self._paper_keys: tuple[str, str, str] | None = None
@@ -204,12 +209,15 @@ class BitgetPerpetual:
         self._rest_opts = dict(demo=demo, connections=rest_connections,
                                timeout_s=request_timeout_s, ssl_context=ssl_context,
                                enforce_rate_limits=enforce_rate_limits,
-                               max_rate_wait_s=max_rate_wait_s)
+                               max_rate_wait_s=max_rate_wait_s, allow_insecure=allow_insecure)
         self.demo = demo
         self.order_transport = order_transport
         self.ws_public_url = ws_public_url or (DEMO_PUBLIC_WS_URL if demo else PUBLIC_WS_URL)
         self.ws_private_url = ws_private_url or (DEMO_PRIVATE_WS_URL if demo else PRIVATE_WS_URL)
         self._ssl = ssl_context
+        self._allow_insecure = bool(allow_insecure)
+        require_secure(self.ws_public_url, self._allow_insecure, "public WebSocket")
+        require_secure(self.ws_private_url, self._allow_insecure, "private WebSocket")
         self.rest = RestClient(rest_url, self.credentials, **self._rest_opts)
         self._symbols = [s.upper() for s in symbols]
         self._user = {"order": on_order, "fill": on_fill, "position": on_position,
@@ -272,7 +280,7 @@ class BitgetPerpetual:
             self._private = PrivateStream(
                 self.ws_private_url, self.credentials, on_push=self._on_push,
                 on_ready=self.reconcile, on_event=self._stream_event, ssl_context=self._ssl,
-                max_rate_wait_s=self.rest.max_rate_wait_s,
+                max_rate_wait_s=self.rest.max_rate_wait_s, allow_insecure=self._allow_insecure,
                 limiter=self.rest.limiter if self.rest.enforce_rate_limits else None)
             await self._private.start()
         except BaseException:
@@ -458,7 +466,8 @@ class BitgetPerpetual:
                         user(book)
         md = MarketData([c.symbol], url=self.ws_public_url, ssl_context=self._ssl,
                         on_book=on_book, on_event=self._stream_event,
-                        strict_seq=self._strict_seq, price_places={c.symbol: c.price_place})
+                        strict_seq=self._strict_seq, price_places={c.symbol: c.price_place},
+                        allow_insecure=self._allow_insecure)
         self._markets[c.symbol] = md
         await md.start()
         return md

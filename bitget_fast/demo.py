@@ -60,6 +60,7 @@ class DemoConfig:
     paper: bool = False                # live Bitget books, orders matched locally (no keys)
     rest_url: str | None = None        # paper: where the contracts come from (Bitget's)
     ws_url: str | None = None          # paper: the public WebSocket (Bitget's, or a replay)
+    allow_insecure: bool = False       # paper: plain ws/http to a host off loopback
 
 
 def _pct(xs: list[float], q: float) -> float | None:
@@ -364,7 +365,7 @@ async def run_demo(cfg: DemoConfig, *, out: TextIO | None = None, live: bool | N
     if cfg.paper:
         kw: dict[str, Any] = {"rest_url": cfg.rest_url} if cfg.rest_url else {}
         async with BitgetPerpetual(paper=True, paper_usdt=cfg.usdt, ws_public_url=cfg.ws_url,
-                                   **kw, **callbacks) as bp:
+                                   allow_insecure=cfg.allow_insecure, **kw, **callbacks) as bp:
             paper = bp.paper_exchange
             return await quote(bp, paper.sim, paper.account)
     async with Simulator([cfg.symbol], seed=cfg.seed, flow_rate=cfg.flow_rate) as sim:

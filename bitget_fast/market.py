@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import ssl
@@ -33,6 +32,8 @@ import msgspec
 import orjson
 from picows import WSAutoPingStrategy, WSMsgType, ws_connect
 
+from bitget_fast._urls import is_loopback as _is_loopback
+from bitget_fast._urls import require_secure
 from bitget_fast.book import OrderBook
 from bitget_fast.errors import (
     BookIntegrityError,
@@ -74,14 +75,10 @@ _LISTENER_COUNTERS = ("frames", "book_messages", "dropped_book_messages", "pongs
 _T = TypeVar("_T")
 
 
-def _is_loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` (an ``ssl`` error's repr drops the reason its str has)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else repr(exc)
 
 
 async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
@@ -508,6 +505,8 @@ class MarketData:
     * ``recorder``: a :class:`~bitget_fast.record.Recorder` that keeps every frame received
       (with its receive time) and every message sent, for :class:`~bitget_fast.record.Replayer`.
       The stream starts it; closing the stream flushes it; the caller closes it.
+    * ``allow_insecure``: accept a plain ``ws://`` URL to a host that is not loopback
+      (refused by default).
     """
 
     def __init__(self, symbols: Iterable[str], *, book_channel: str = "books",
@@ -526,7 +525,7 @@ class MarketData:
                  resync_backoff_window_s: float = 300.0, resync_backoff_max_s: float = 60.0,
                  subscribe_ration: int = SUBSCRIBE_RATION,
                  queue_size: int = 100_000, max_frame_bytes: int = 16 << 20,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, allow_insecure: bool = False) -> None:
         syms = list(dict.fromkeys(symbols))
         if not syms or not all(isinstance(s, str) and s for s in syms):
             raise ConfigurationError(f"symbols must be non-empty strings, got {syms!r}")
@@ -542,6 +541,7 @@ class MarketData:
         scheme = urllib.parse.urlsplit(self.url).scheme
         if scheme not in ("ws", "wss"):
             raise ConfigurationError(f"url must be ws:// or wss://, not {self.url!r}")
+        require_secure(self.url, allow_insecure, "public WebSocket")
         self.symbols = syms
         self.book_channel = book_channel
         self.strict_seq = _is_loopback(self.url) if strict_seq is None else bool(strict_seq)
@@ -665,7 +665,7 @@ class MarketData:
                     raise f.exception()  # type: ignore[misc]
             if len(done) < len(futures):
                 missing = sorted(k for k, f in self._pending.items() if not f.done())
-                why = f" (last connect error: {self._last_connect_error!r})" \
+                why = f" (last connect error: {_describe(self._last_connect_error)})" \
                     if self._last_connect_error else ""
                 raise TransportError(
                     f"{len(missing)} of {len(futures)} subscriptions not acknowledged within "
@@ -772,7 +772,7 @@ class MarketData:
     def _connect_failed(self, conn: _Conn, exc: BaseException) -> None:
         self._last_connect_error = exc
         self._event("disconnected", "", "", f"connection {conn.index} could not connect to "
-                    f"{self.url}: {exc!r}; retrying", conn.index)
+                    f"{self.url}: {_describe(exc)}; retrying", conn.index)
 
     def _callback_failed(self, exc: BaseException) -> None:
         if self._failure is None:

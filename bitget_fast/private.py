@@ -20,6 +20,7 @@ import logging
 import random
 import ssl
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,9 +28,11 @@ from typing import Any
 import orjson
 from picows import WSAutoPingStrategy, ws_connect
 
+from bitget_fast._urls import require_secure
 from bitget_fast.auth import Credentials
 from bitget_fast.errors import (
     AuthenticationError,
+    ConfigurationError,
     ExchangeError,
     OutcomeUnknownError,
     ProtocolError,
@@ -74,7 +77,10 @@ class PrivateStream:
                  pong_timeout_s: float = 10.0, connect_timeout_s: float = 10.0,
                  reconnect_min_s: float = 0.2, reconnect_max_s: float = 10.0,
                  trade_timeout_s: float = 10.0, max_rate_wait_s: float = 1.0,
-                 limiter: Any = None) -> None:
+                 limiter: Any = None, allow_insecure: bool = False) -> None:
+        if urllib.parse.urlsplit(url).scheme not in ("ws", "wss"):
+            raise ConfigurationError(f"url must be ws:// or wss://, not {url!r}")
+        require_secure(url, allow_insecure, "private WebSocket")
         self.url = url
         self._creds = credentials
         self._on_push = on_push

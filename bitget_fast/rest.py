@@ -42,6 +42,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import orjson
 
+from bitget_fast._urls import require_secure
 from bitget_fast.auth import Credentials
 from bitget_fast.errors import (
     ClockSkewError,
@@ -178,16 +179,18 @@ class RestClient(RestBase):
     ``submit`` writes a request at once (when a connection is free and the endpoint's
     limit allows) and returns a future of the reply's ``data``; ``request`` awaits it,
     retrying reads on transient failures. Order-changing calls are never resent.
+    Plain ``http://`` is refused for a host that is not loopback unless ``allow_insecure``.
     """
 
     def __init__(self, base_url: str = REST_URL, credentials: Credentials | None = None, *,
                  demo: bool = False, connections: int = 2, max_connections: int = 8,
                  timeout_s: float = 10.0, locale: str = "en-US", enforce_rate_limits: bool = True,
                  ssl_context: ssl.SSLContext | None = None,
-                 max_rate_wait_s: float = 1.0) -> None:
+                 max_rate_wait_s: float = 1.0, allow_insecure: bool = False) -> None:
         u = urllib.parse.urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ConfigurationError(f"REST URL must be http(s)://host[:port], not {base_url!r}")
+        require_secure(base_url, allow_insecure, "REST")
         if not 1 <= connections <= max_connections:
             raise ConfigurationError("need 1 <= connections <= max_connections")
         if timeout_s <= 0:
