@@ -7,11 +7,12 @@
 * ``bench``: the benchmark suite of a checkout: ratio table, RESULTS.md, a PNG chart.
 * ``sim``: the local Bitget V2 exchange simulator until Ctrl-C, with its URLs and a key.
 * ``fault``: script a fault on a running simulator.
+* ``soak``: quote against the simulator while it injects faults; check nothing is lost.
 
 Exit status: 0 done (``book`` and ``record`` stop normally at Ctrl-C); 1 failed (the message
 says why: no network, unreadable file...); 2 bad arguments; 3 it ran but something failed a
 check (the demo's state not equal to the exchange's, a book's checksum, a replayed file cut
-short, records lost); 130 interrupted.
+short, records lost, a soak invariant); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from bitget_fast import _cli_bench, _cli_market
+from bitget_fast import _cli_bench, _cli_market, _cli_soak
 
 __all__ = ["main"]
 
@@ -153,8 +154,20 @@ def _parser() -> argparse.ArgumentParser:
         "e.g. `bitget-fast fault http://127.0.0.1:8080 corrupt_checksum symbol=BTCUSDT` or "
         "`... drop_connections which=public`. Values are JSON when they parse, else strings. "
         "Names: drop_connections stall corrupt_checksum skip_seq send_malformed send_oversized "
-        "fail_rest never_answer delay_acks ws_events_before_rest clear_faults restart advance "
+        "fail_rest never_answer reply_raw delay_acks ws_events_before_rest clear_faults restart advance "
         "set_mark_price set_funding_rate settle_funding (see docs/simulator.md).")
+    so = sub.add_parser(
+        "soak", help="quote against the simulator under injected faults; check nothing is lost",
+        description="Run the connector with a quoting strategy against the embedded simulator "
+        "while the simulator injects a fault every few seconds (disconnects, stalls, checksum "
+        "corruption, seq gaps, 429, 5xx, lost replies, delayed acks, malformed frames, "
+        "restarts). Checks books after every resync, orders, fills, positions and balances at "
+        "checkpoints, resident memory, and every log record for secrets. Exit status 3 if an "
+        "invariant failed. No network, no keys.",
+        epilog="examples:\n  bitget-fast soak --duration 120\n  bitget-fast soak --duration 1800 "
+        "--seed 7 --json > soak.json\n  bitget-fast soak --faults restart,lost_reply --fault-every 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cli_soak.add_options(so)
     f.add_argument("rest_url", help="the simulator's REST URL, as `bitget-fast sim` printed it")
     f.add_argument("name", help="method name, e.g. corrupt_checksum")
     f.add_argument("args", nargs="*", metavar="key=value", help="keyword arguments")
@@ -314,4 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "fault":
         return _fault(args)
+    if args.command == "soak":
+        return _cli_soak.run_soak_cli(args)
     return 2

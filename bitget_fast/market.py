@@ -242,6 +242,7 @@ class _Conn:
         elif event == "unsubscribe":
             pass
         elif event == "error":
+            self.md.counters["error_events"] += 1
             code, text = msg.get("code"), str(msg.get("msg", ""))
             keys = [(str(a.get("channel")), str(a.get("instId"))) for a in arg_list]
             if not keys:  # no arg: find the subscriptions the message names
@@ -253,6 +254,7 @@ class _Conn:
                            keys[0][0] if len(keys) == 1 else "",
                            f"Bitget error event {code}: {text}", self.index)
         else:
+            self.md.counters["unknown_events"] += 1
             self.md._event("rejected", "", "", f"unknown event {event!r} ignored", self.index)
 
     def _ws_push(self, channel: int, raw: bytes) -> None:
@@ -266,6 +268,8 @@ class _Conn:
                         feed._put(ticker)
             else:
                 md.counters["unexpected_pushes"] += 1
+                md._event("rejected", "", "", "a push on a channel this connection did not "
+                          f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._ws_rejected(raw, ProtocolError(f"{'trade' if channel == _CH_TRADE else 'ticker'}"
                                                  f" push does not match Bitget's shape: {exc}"))
@@ -583,7 +587,8 @@ class MarketData:
         self.events: deque[StreamEvent] = deque(maxlen=1000)
         self.counters: dict[str, int] = dict.fromkeys(
             ("integrity_errors", "rejected_book_messages", "rejected_messages", "resyncs",
-             "resyncs_deferred", "reconnects", "unexpected_pushes", "trades_duplicate"), 0)
+             "resyncs_deferred", "reconnects", "unexpected_pushes", "error_events",
+             "unknown_events", "trades_duplicate"), 0)
         args = []
         for s in syms:
             args.append({"instType": INST_TYPE, "channel": book_channel, "instId": s})

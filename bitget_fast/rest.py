@@ -318,8 +318,9 @@ class RestClient(RestBase):
             try:
                 return await self.submit(method, path, params=params, body=body, signed=signed,
                                          decode=decode, changes_orders=changes_orders)
-            except (ExchangeUnavailableError, RateLimitError, TransportError) as exc:
-                if changes_orders or attempt >= READ_RETRIES or self._closed:
+            except (ExchangeUnavailableError, RateLimitError, TransportError, ProtocolError) as exc:
+                if changes_orders or attempt >= READ_RETRIES or self._closed or (
+                        isinstance(exc, ProtocolError) and not getattr(exc, "transient", False)):
                     raise
                 if isinstance(exc, RateLimitError):
                     delay = self.limiter.blocked_until.get(path, 0.0) - time.monotonic()
@@ -465,9 +466,13 @@ class RestClient(RestBase):
             exc = ExchangeUnavailableError(code, why, path=req.path)
         self._finish_error(req, exc)
 
-    def _fail_unreadable(self, req: _Request, exc: ProtocolError) -> None:
+    def _fail_unreadable(self, req: _Request, exc: ProtocolError, transient: bool = True) -> None:
         """The request was sent but its reply cannot be read: for an order-changing call the
-        outcome is unknown (the caller reconciles); a read gets the ProtocolError itself."""
+        outcome is unknown (the caller reconciles); a read gets the ProtocolError itself,
+        which :meth:`request` retries when ``transient`` (a reply that could not be framed or
+        was not Bitget's envelope: a proxy's page, a cut connection), not when Bitget's own
+        data had another shape."""
+        exc.transient = transient  # type: ignore[attr-defined]
         if req.changes_orders:
             self._finish_error(req, OutcomeUnknownError(
                 "malformed", f"{exc}; the request was sent, so it may or may not have taken "
@@ -498,7 +503,7 @@ class RestClient(RestBase):
             except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError) as exc:
                 self._fail_unreadable(req, ProtocolError(
                     f"{req.path}: the reply's data does not have the expected shape ({exc})",
-                    excerpt=bytes(env.data[:200])))
+                    excerpt=bytes(env.data[:200])), transient=False)
                 return
             fut.set_result(data)
             return

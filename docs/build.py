@@ -48,6 +48,7 @@ MODULES = [
     ("bitget_fast.sim.server", "Simulator: REST and WebSocket servers, faults"),
     ("bitget_fast.sim.replay", "ReplayServer: a recording served as Bitget's public stream"),
     ("bitget_fast.sim.paper", "BookMirror: the simulator's engine kept equal to a live book"),
+    ("bitget_fast.sim.soak", "run_soak: the fault-injection soak behind `bitget-fast soak`"),
     ("bitget_fast.sim.contracts", "the simulator's contracts and exact decimal helpers"),
     ("bitget_fast.sim.engine", "the simulator's matching engine and accounts"),
     ("bitget_fast.sim.reference", "plain-Python reference signing, checksum and book"),

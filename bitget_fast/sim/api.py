@@ -39,7 +39,7 @@ TIMESTAMP_WINDOW_MS = 30_000
 CONTROL_PATH = "/sim/control"
 CONTROLS = frozenset({
     "drop_connections", "stall", "corrupt_checksum", "skip_seq", "send_malformed",
-    "send_oversized", "fail_rest", "never_answer", "delay_acks", "ws_events_before_rest",
+    "send_oversized", "fail_rest", "never_answer", "reply_raw", "delay_acks", "ws_events_before_rest",
     "clear_faults", "restart", "advance", "set_mark_price", "set_funding_rate", "settle_funding",
     "set_symbol_status",
 })
@@ -59,10 +59,11 @@ GRANULARITY_MS = {
 class RestFault:
     """One scripted REST fault: answer ``status`` / never answer / delay, ``count`` times."""
 
-    __slots__ = ("kind", "path", "count", "status", "code", "execute", "delay_s")
+    __slots__ = ("kind", "path", "count", "status", "code", "execute", "delay_s", "data")
 
     def __init__(self, kind: str, path: str | None, count: int, status: int = 500,
-                 code: str = "", execute: bool = False, delay_s: float = 0.0) -> None:
+                 code: str = "", execute: bool = False, delay_s: float = 0.0,
+                 data: bytes = b"") -> None:
         # checked here: a bad value would otherwise break every later request it matches
         check_count(count)
         if type(status) is not int or not 400 <= status <= 599:
@@ -75,6 +76,7 @@ class RestFault:
         self.code = code
         self.execute = execute
         self.delay_s = delay_s
+        self.data = bytes(data)
 
     def matches(self, path: str) -> bool:
         return self.count != 0 and (self.path is None or self.path == path)
@@ -214,6 +216,8 @@ class RestApi:
                 self._dispatch(req)
             if fault.kind == "never":
                 return asyncio.get_running_loop().create_future()
+            if fault.kind == "raw":
+                return Response(0, b"", raw=fault.data)
             return _fail(fault.code or str(fault.status), "simulated fault: service unavailable"
                          if fault.status >= 500 else "Too Many Requests", fault.status)
         res = self._dispatch(req)

@@ -308,6 +308,23 @@ class Engine:
         self._pos_dirty: set[str] = set()
         self._flat: list[tuple[Account, Market, str]] = []
 
+    def forget_history(self, acc: Account, before_ms: int
+                       ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Drop ``acc``'s final orders last changed before ``before_ms``, and its fills and
+        bills from before then (a long-running simulator's memory stays bounded; queries no
+        longer find them). Returns the clientOids and (tradeId, orderId) pairs dropped."""
+        orders = [o for o in acc.orders.values()
+                  if o.order_id not in acc.open_orders and o.u_time < before_ms]
+        for o in orders:
+            del acc.orders[o.order_id]
+            if acc.by_client_oid.get(o.client_oid) is o:
+                del acc.by_client_oid[o.client_oid]
+        keep = [f for f in acc.fills if int(f["cTime"]) >= before_ms]
+        gone = [(f["tradeId"], f["orderId"]) for f in acc.fills if int(f["cTime"]) < before_ms]
+        acc.fills[:] = keep
+        acc.bills[:] = [b for b in acc.bills if int(b.get("cTime", before_ms)) >= before_ms]
+        return [o.client_oid for o in orders], gone
+
     # ------------------------------------------------------------------ helpers
     def now_ms(self) -> int:
         """The exchange clock in ms."""

@@ -70,6 +70,9 @@ class Response:
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str = "application/json"
+    #: sent verbatim instead (status line, headers and body as given), then the connection
+    #: closes: a fault's broken reply
+    raw: bytes | None = None
 
     @classmethod
     def json(cls, status: int, obj: object) -> Response:
@@ -339,6 +342,11 @@ class _Connection(asyncio.Protocol):
     def _write(self, req: Request, res: Response, keep: bool) -> None:
         transport = self._transport
         if transport is None:
+            return
+        if type(res) is Response and res.raw is not None:
+            transport.write(res.raw)
+            self._stopped = True
+            self._close_after_error()
             return
         try:
             data = self._encode(res, keep, req.method == "HEAD")

@@ -276,13 +276,14 @@ class Simulator:
         else:
             f.skip_top += count
 
-    def send_malformed(self, which: str = "public", data: bytes = _MALFORMED) -> int:
-        """Send a malformed text frame (truncated JSON by default) on these WebSocket connections."""
+    def send_malformed(self, which: str = "public", data: bytes = _MALFORMED,
+                       binary: bool = False) -> int:
+        """Send a malformed frame (truncated JSON by default; ``binary``: a binary frame) on these WebSocket connections."""
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError("data must be bytes")
         conns = self.hub.select(which)
         for c in conns:
-            c.send_raw(data)
+            c.send_raw(bytes(data), binary=bool(binary))
         return len(conns)
 
     def send_oversized(self, which: str = "public", size: int = 16 << 20) -> int:
@@ -306,6 +307,14 @@ class Simulator:
     def never_answer(self, *, path: str | None = None, count: int = 1, execute: bool = False) -> None:
         """Never reply to the next ``count`` REST requests; ``execute`` runs them (a lost reply)."""
         self.rest.faults.append(RestFault("never", path, count, execute=execute))
+
+    def reply_raw(self, data: bytes, *, path: str | None = None, count: int = 1,
+                  execute: bool = False) -> None:
+        """Answer the next ``count`` REST requests (to ``path``) with exactly ``data`` (an HTML
+        page, a wrong Content-Length, not HTTP at all), then close; ``execute`` runs them first."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("data must be bytes")
+        self.rest.faults.append(RestFault("raw", path, count, execute=execute, data=bytes(data)))
 
     def delay_acks(self, seconds: float, *, path: str | None = None, count: int = 1) -> None:
         """Delay the next ``count`` replies (REST ``path``, or ``"ws:trade"`` for WS order acks)."""
