@@ -56,8 +56,10 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 # Bytes of the stream quoted in a framing error.
 cdef Py_ssize_t EXCERPT = 64
 
-cdef object _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
-cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError)
+# msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 inside a str field
+cdef object _DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+cdef object _DataErrors = (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError,
+                           UnicodeDecodeError)
 cdef object _orjson_loads = orjson.loads
 cdef object _orjson_dumps = orjson.dumps
 cdef str _SUCCESS = "00000"

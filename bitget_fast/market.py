@@ -270,7 +270,7 @@ class _Conn:
                 md.counters["unexpected_pushes"] += 1
                 md._event("rejected", "", "", "a push on a channel this connection did not "
                           f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             self._ws_rejected(raw, ProtocolError(f"{'trade' if channel == _CH_TRADE else 'ticker'}"
                                                  f" push does not match Bitget's shape: {exc}"))
 

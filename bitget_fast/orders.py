@@ -97,13 +97,23 @@ new_client_oid: Callable[[], str] = _OidSource()
 
 
 def to_decimal(v: Any, default: Decimal | None = D0) -> Decimal | None:
-    """Bitget's numeric strings ('' or None -> ``default``)."""
+    """Bitget's numeric strings ('' or None -> ``default``). A value that is not a finite
+    number of at most 64 characters with an exponent within +-40 is a ProtocolError: no
+    price, size or amount comes near, and arithmetic on 1E400000 would overflow later."""
     if v is None or v == "":
         return default
-    try:
-        return Decimal(v) if not isinstance(v, Decimal) else v
-    except (InvalidOperation, TypeError, ValueError):
-        raise ProtocolError(f"not a number: {str(v)[:40]!r}") from None
+    if isinstance(v, Decimal):
+        d = v
+    elif (type(v) is str and len(v) <= 64) or type(v) is int:
+        try:
+            d = Decimal(v)
+        except (InvalidOperation, ValueError):
+            raise ProtocolError(f"not a number: {str(v)[:40]!r}") from None
+    else:
+        raise ProtocolError(f"not a number: {type(v).__name__} {str(v)[:40]!r}")
+    if not d.is_finite() or not -40 <= d.adjusted() <= 40:
+        raise ProtocolError(f"not a usable number: {str(v)[:40]!r}")
+    return d
 
 
 def _price_avg(row: Mapping[str, Any]) -> Decimal | None:
@@ -210,6 +220,19 @@ class Order:
         return (f"Order({self.client_oid!r} {self.symbol} {self.side} {self.size}{px} "
                 f"{self.order_type}{' reduce-only' if self.reduce_only else ''}: {self.status}, "
                 f"filled {self.filled_size})")
+
+
+def _id(row: Mapping[str, Any], key: str) -> str:
+    """An id field (orderId, clientOid, tradeId) as a str: "" when absent or empty; Bitget
+    sends strings, a number is taken as its digits; anything else is a ProtocolError."""
+    v = row.get(key)
+    if type(v) is str:
+        return v
+    if v is None:
+        return ""
+    if type(v) is int:
+        return str(v)
+    raise ProtocolError(f"{key} must be a string, not {type(v).__name__} {str(v)[:60]!r}")
 
 
 class OrderTracker:
@@ -337,8 +360,9 @@ class OrderTracker:
 
     def apply_row(self, row: Mapping[str, Any], source: str) -> Order | None:
         """Apply an order as Bitget shows it (``orders`` push, detail, pending, history)."""
-        oid = row.get("clientOid") or row.get("clientOId") or ""
-        order_id = row.get("orderId") or ""
+        oid = _id(row, "clientOid") or _id(row, "clientOId")
+        order_id = _id(row, "orderId")
+        trade_id = _id(row, "tradeId")   # every id checked before anything changes
         o = self._orders.get(oid) if oid else None
         if o is None and order_id:
             o = self._by_id.get(order_id)
@@ -355,7 +379,6 @@ class OrderTracker:
         # most pushes (live, canceled) carry "0": no Decimal to build for them
         filled = None if raw == "0" else to_decimal(raw)
         # a fill carried by an orders push
-        trade_id = row.get("tradeId")
         if trade_id and "accBaseVolume" in row:
             self.apply_fill({
                 "tradeId": trade_id, "orderId": order_id, "clientOid": o.client_oid,
@@ -422,39 +445,45 @@ class OrderTracker:
 
     def apply_fill(self, row: Mapping[str, Any], source: str) -> Fill | None:
         """Apply one execution (``fill`` push row, REST fills row, or an orders push's fill)."""
-        tid = str(row.get("tradeId") or "")
+        tid = _id(row, "tradeId")
         if not tid:
             return None
-        order_id = str(row.get("orderId") or "")
+        order_id = _id(row, "orderId")
         # a tradeId names a match: both sides of a self-trade carry it, one fill per order
         key = (tid, order_id)
         if key in self._trade_ids:
             self.counters["duplicate_fills"] += 1
             return None
-        oid = row.get("clientOid") or ""
+        oid = _id(row, "clientOid")
+        # every number read before anything changes: a bad row leaves no trace
+        fee_coin = ""
+        if "fillFee" in row:
+            fee = -(to_decimal(row.get("fillFee")) or D0)
+            fee_coin = str(row.get("fillFeeCoin") or "")
+        else:
+            fee = D0
+            details = row.get("feeDetail") or []
+            if not isinstance(details, list) or not all(isinstance(fd, dict) for fd in details):
+                raise ProtocolError(f"fill {tid}: feeDetail must be a list of objects, not "
+                                    f"{str(details)[:80]!r}")
+            for fd in details:
+                deducted = str(fd.get("deduction", "")).lower() == "yes"
+                fee -= to_decimal(fd.get("totalDeductionFee") if deducted else fd.get("totalFee")) or D0
+                fee_coin = str(fd.get("feeCoin") or fee_coin)
+        size = to_decimal(row.get("baseVolume")) or D0
+        price = to_decimal(row.get("price")) or D0
+        profit = to_decimal(row.get("profit")) or D0
+        ts = ms_field(row.get("cTime") or row.get("uTime"))
         o = self._orders.get(oid) if oid else None
         if o is None and order_id:
             o = self._by_id.get(order_id)
         if o is None:   # its size is not known yet (0): a fill never makes it filled
             o = self._adopt({**row, "status": "", "size": ""}, oid or f"{EXT_PREFIX}{order_id}")
         self.set_order_id(o, order_id, source)
-        fee_coin = ""
-        if "fillFee" in row:
-            fee = -(to_decimal(row.get("fillFee")) or D0)
-            fee_coin = row.get("fillFeeCoin") or ""
-        else:
-            fee = D0
-            for fd in row.get("feeDetail") or ():
-                deducted = str(fd.get("deduction", "")).lower() == "yes"
-                fee -= to_decimal(fd.get("totalDeductionFee") if deducted else fd.get("totalFee")) or D0
-                fee_coin = fd.get("feeCoin") or fee_coin
-        size = to_decimal(row.get("baseVolume")) or D0
-        price = to_decimal(row.get("price")) or D0
-        ts = ms_field(row.get("cTime") or row.get("uTime"))
         fill = Fill(tid, o.client_oid, order_id, str(row.get("symbol") or o.symbol).upper(),
                     str(row.get("side") or o.side).lower(), price, size, fee, fee_coin,
                     str(row.get("tradeScope", "")).lower() in ("maker", "m"),
-                    to_decimal(row.get("profit")) or D0, str(row.get("tradeSide") or ""), ts)
+                    profit, str(row.get("tradeSide") or ""), ts)
         self._trade_ids.add(key)
         o.fills[tid] = fill
         o.fee += fee

@@ -493,17 +493,18 @@ class RestClient(RestBase):
             return
         try:
             env = _envelope_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             env = None
         if env is not None and env.code == SUCCESS and status < 300:
             self.limiter.ok(req.path)
             try:
                 data = (msgspec.json.decode(env.data, type=req.decode) if req.decode is not None
                         else orjson.loads(memoryview(env.data)))
-            except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError,
+                    UnicodeDecodeError) as exc:
                 self._fail_unreadable(req, ProtocolError(
                     f"{req.path}: the reply's data does not have the expected shape ({exc})",
-                    excerpt=bytes(env.data[:200])), transient=False)
+                    excerpt=bytes(env.data)[:200]), transient=False)
                 return
             fut.set_result(data)
             return
