@@ -179,6 +179,35 @@ class SoakReport:
         }
 
 
+def fill_differs(f: Fill, row: dict[str, Any]) -> bool:
+    """Whether our fill's size, price or fee differs from the engine's fill row."""
+    return (f.size != Decimal(row["baseVolume"]) or f.price != Decimal(row["price"])
+            or f.fee != -Decimal(row["feeDetail"][0]["totalFee"]))
+
+
+def account_differences(bp: BitgetPerpetual, eng: Any, acc: Account, *,
+                        balances: bool = True) -> list[str]:
+    """Positions (size, entry as the exchange reports it) and the USDT balance (available,
+    equity) of ``bp`` against the engine's account ``acc``."""
+    diffs: list[str] = []
+    theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size),
+                      Decimal(eng.position_row(acc, p)["openPriceAvg"]))
+                  for k, p in acc.positions.items() if p.size}
+    ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
+    if theirs_pos != ours_pos:
+        diffs.append(f"positions: ours {ours_pos} != exchange {theirs_pos}")
+    if not balances:
+        return diffs
+    row = eng.accounts_row(acc)
+    b = bp.balances.get("USDT")
+    if b is None:
+        diffs.append("no USDT balance")
+    elif b.available != Decimal(row["available"]) or b.equity != Decimal(row["accountEquity"]):
+        diffs.append(f"balance: ours available {b.available} equity {b.equity} != exchange "
+                     f"available {row['available']} equity {row['accountEquity']}")
+    return diffs
+
+
 class _LeakWatch(logging.Handler):
     """Formats every record (message, arguments, traceback) and looks for the secrets."""
 
@@ -409,29 +438,13 @@ class _Soak:
                          f"{len(extra)} extra (e.g. {sorted(extra)[:3]})")
         for key, f in self.fills.items():
             t = theirs.get(key)
-            if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
-                                  or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
+            if t is not None and fill_differs(f, t):
                 diffs.append(f"fill {key} differs: {f.size}@{f.price} fee {f.fee} vs {t}")
         ours_sum = sum((f.size for f in self.fills.values()), Decimal(0))
         theirs_sum = sum((Decimal(t["baseVolume"]) for t in theirs.values()), Decimal(0))
         if ours_sum != theirs_sum:
             diffs.append(f"fill volume {ours_sum} != simulator's {theirs_sum}")
-        theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size),
-                          Decimal(eng.position_row(acc, p)["openPriceAvg"]))
-                      for k, p in acc.positions.items() if p.size}
-        ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
-        if theirs_pos != ours_pos:
-            diffs.append(f"positions: ours {ours_pos} != exchange {theirs_pos}")
-        if not balances:
-            return diffs
-        row = eng.accounts_row(acc)
-        b = bp.balances.get("USDT")
-        if b is None:
-            diffs.append("no USDT balance")
-        elif b.available != Decimal(row["available"]) or b.equity != Decimal(row["accountEquity"]):
-            diffs.append(f"balance: ours available {b.available} equity {b.equity} != exchange "
-                         f"{row['available']} {row['accountEquity']}")
-        return diffs
+        return diffs + account_differences(bp, eng, acc, balances=balances)
 
     async def checkpoint(self, final: bool) -> None:
         assert self.sim is not None and self.bp is not None

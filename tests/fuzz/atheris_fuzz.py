@@ -44,6 +44,7 @@ with atheris.instrument_imports(include=["bitget_fast"]):
     import bitget_fast.market  # noqa: F401
     import bitget_fast.orders  # noqa: F401
     import bitget_fast.rest  # noqa: F401
+    import bitget_fast.sim.reference  # noqa: F401  (the book target's oracle)
     from bitget_fast._http import HttpFramer
     from bitget_fast.book import OrderBook
     from bitget_fast.errors import ProtocolError

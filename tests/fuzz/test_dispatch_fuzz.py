@@ -150,6 +150,20 @@ class Public:
 STATUSES = {"pending_new", "live", "partially_filled", "filled", "canceled", "rejected", "unknown"}
 
 
+def apply_push(tracker: OrderTracker, account: AccountState, name: str, rows: list[Any]) -> None:
+    """What the connector's ``_on_push`` does with a private push's rows."""
+    if name == "orders":
+        for row in rows:
+            tracker.apply_row(row, "ws")
+    elif name == "fill":
+        for row in rows:
+            tracker.apply_fill(row, "ws")
+    elif name == "positions":
+        account.apply_positions(rows, "ws")
+    elif name == "account":
+        account.apply_balances(rows, "ws")
+
+
 def run_private(raw: bytes) -> None:
     tracker, account = OrderTracker(), AccountState()
     try:
@@ -162,16 +176,7 @@ def run_private(raw: bytes) -> None:
         return   # PrivateStream rejects it, counts it and reconnects (tested elsewhere)
     for _ in range(2):   # twice: the second time is a duplicate or a stale update
         try:
-            if name == "orders":
-                for row in rows:
-                    tracker.apply_row(row, "ws")
-            elif name == "fill":
-                for row in rows:
-                    tracker.apply_fill(row, "ws")
-            elif name == "positions":
-                account.apply_positions(rows, "ws")
-            elif name == "account":
-                account.apply_balances(rows, "ws")
+            apply_push(tracker, account, name, rows)
         except BitgetError:
             pass
     for o in tracker.values():
@@ -325,17 +330,7 @@ def test_seeds_are_accepted_as_documented() -> None:
     """The unmutated documentation examples fill the state they describe."""
     tracker, account = OrderTracker(), AccountState()
     for name, f in PRIVATE_DOCS.items():
-        rows = orjson.loads(_doc_push(f))["data"]
-        if name == "orders":
-            for r in rows:
-                tracker.apply_row(r, "ws")
-        elif name == "fill":
-            for r in rows:
-                tracker.apply_fill(r, "ws")
-        elif name == "positions":
-            account.apply_positions(rows, "ws")
-        else:
-            account.apply_balances(rows, "ws")
+        apply_push(tracker, account, name, orjson.loads(_doc_push(f))["data"])
     assert len(tracker) >= 1 and account.positions and account.balances
     pub = Public()
     try:

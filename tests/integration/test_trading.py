@@ -32,6 +32,7 @@ from bitget_fast import (
     ValidationError,
 )
 from bitget_fast.sim import Simulator
+from bitget_fast.sim.soak import account_differences, fill_differs
 
 from .conftest import run_async
 
@@ -121,26 +122,9 @@ def differences(bp: BitgetPerpetual, sim: Simulator, acc: Any) -> list[str] | bo
                      f"extra {sorted(set(ours_fills) - set(theirs_fills))}")
     for key, f in ours_fills.items():
         t = theirs_fills.get(key)
-        if t is not None and (f.size != Decimal(t["baseVolume"]) or f.price != Decimal(t["price"])
-                              or f.fee != -Decimal(t["feeDetail"][0]["totalFee"])):
+        if t is not None and fill_differs(f, t):
             diffs.append(f"fill {key} differs: {f} vs {t}")
-    # the entry as the exchange shows it (the engine keeps more digits than it reports)
-    theirs_pos = {k: (eng.markets[k[0]].spec.size_dec(p.size),
-                      Decimal(eng.position_row(acc, p)["openPriceAvg"]))
-                  for k, p in acc.positions.items() if p.size}
-    ours_pos = {k: (p.size, p.avg_entry_price) for k, p in bp.positions.items()}
-    if theirs_pos != ours_pos:
-        diffs.append(f"positions: ours {ours_pos} != exchange {theirs_pos}")
-    b = eng.balance(acc)
-    ours_b = bp.balances.get("USDT")
-    if ours_b is None:
-        diffs.append("no USDT balance")
-    else:
-        avail = Decimal(eng.accounts_row(acc)["available"])
-        equity = Decimal(eng.accounts_row(acc)["accountEquity"])
-        if ours_b.available != avail or ours_b.equity != equity:
-            diffs.append(f"balance: ours avail {ours_b.available} eq {ours_b.equity} != "
-                         f"exchange avail {avail} eq {equity} ({b})")
+    diffs += account_differences(bp, eng, acc)
     return diffs or True
 
 
