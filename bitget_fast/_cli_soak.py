@@ -22,7 +22,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faults", default=None,
                    help="comma-separated names (default all): drop_public, drop_private, "
                    "drop_rest, stall_public, stall_private, corrupt_checksum, skip_seq, "
-                   "skip_seq_deep, malformed, rest_429, rest_5xx, lost_reply, delay_acks, "
+                   "skip_seq_deep, malformed, oversized, rest_429, rest_5xx, lost_reply, delay_acks, "
                    "events_first, restart")
     p.add_argument("--check-every", type=float, default=30.0, metavar="S",
                    help="seconds between full-state checkpoints (default 30; one more at the end)")

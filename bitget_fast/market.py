@@ -466,7 +466,17 @@ class _Conn:
                 md._connect_failed(self, exc)
             else:
                 self.subscribe_all()
-                await transport.wait_disconnected()
+                try:
+                    await transport.wait_disconnected()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - reconnect whatever closed it
+                    # picows re-raises here the protocol error it closed the connection on
+                    # (a frame over max_frame_bytes, a bad frame header): reconnect as after
+                    # any other loss; without this the reconnect loop ended with it
+                    md.counters["protocol_errors"] += 1
+                    log.warning("public connection %d closed on a WebSocket protocol error: "
+                                "%s; reconnecting", self.index, _describe(exc))
                 if time.monotonic() - started > md.reconnect_reset_after_s:
                     delay = md.reconnect_min_s
             if md._closing:
@@ -588,7 +598,7 @@ class MarketData:
         self.counters: dict[str, int] = dict.fromkeys(
             ("integrity_errors", "rejected_book_messages", "rejected_messages", "resyncs",
              "resyncs_deferred", "reconnects", "unexpected_pushes", "error_events",
-             "unknown_events", "trades_duplicate"), 0)
+             "unknown_events", "protocol_errors", "trades_duplicate"), 0)
         args = []
         for s in syms:
             args.append({"instType": INST_TYPE, "channel": book_channel, "instId": s})

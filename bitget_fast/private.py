@@ -220,7 +220,10 @@ class PrivateStream:
         finally:
             self._ready.clear()
             transport.disconnect(graceful=False)
-            await transport.wait_disconnected()
+            try:
+                await transport.wait_disconnected()
+            except Exception:  # noqa: BLE001 - the error that closed it is already raising
+                pass
 
     # ------------------------------------------------------------------ sending
     def _send(self, msg: bytes) -> None:

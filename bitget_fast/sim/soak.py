@@ -4,7 +4,8 @@
 connects a real :class:`~bitget_fast.BitgetPerpetual` to it over loopback, and runs the
 demo's post-only :class:`~bitget_fast.demo.Quoter` on every symbol. Every few seconds it
 injects one fault from :data:`FAULTS` (disconnects, stalls, corrupt checksums, seq gaps, 429,
-5xx, lost REST replies, delayed acks, malformed frames, exchange restarts), and checks:
+5xx, lost REST replies, delayed acks, malformed and oversized frames, exchange restarts), and
+checks:
 
 * **continuously**: an order never leaves ``filled``/``canceled``/``rejected``, its filled
   size never shrinks, no fill is delivered twice, and every log record (DEBUG included) of
@@ -62,6 +63,7 @@ FAULTS: dict[str, str] = {
     "skip_seq": "drop a books update that changes the top 25 (checksum and seq catch it)",
     "skip_seq_deep": "drop a books update that changes only deep levels (seq catches it)",
     "malformed": "push a malformed frame on the public connections",
+    "oversized": "push a frame one byte over the 16 MiB limit: the client closes and reconnects",
     "rest_429": "answer the next 1-3 REST requests with HTTP 429",
     "rest_5xx": "answer the next order request with a 5xx, executed or not",
     "lost_reply": "never answer the next order request, executed or not",
@@ -393,6 +395,8 @@ class _Soak:
             sim.skip_seq(sym, deep=True)
         elif name == "malformed":
             sim.send_malformed("public", rng.choice(_MALFORMED_FRAMES))
+        elif name == "oversized":
+            sim.send_oversized("public", (16 << 20) + 1)
         elif name == "rest_429":
             sim.fail_rest(429, count=rng.randint(1, 3))
         elif name == "rest_5xx":

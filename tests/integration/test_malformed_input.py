@@ -142,11 +142,17 @@ async def test_public_push_16_mb_frame_is_refused_and_counted() -> None:
         md = bp._markets[SYM]
         await eventually(lambda: _book_equal(sim, bp), 5, "before")
         before = _counted(md.stats())
+        # exactly max_frame_bytes (16 MiB): read, then rejected as a push of the wrong shape
         sim.send_oversized("public", 16 << 20)
-        await eventually(lambda: (_counted(md.stats()) > before or md.stats()["connects"] > 1)
-                         or "neither counted nor reconnected", 15, "16 MB")
+        await eventually(lambda: _counted(md.stats()) > before or "not counted", 15, "16 MiB")
+        assert md.stats()["connects"] == 1
         sim.advance(10)
-        await eventually(lambda: _book_equal(sim, bp), 15, "after")
+        await eventually(lambda: _book_equal(sim, bp), 15, "after 16 MiB")
+        # one byte more: the connection is closed (1009, message too big), then resumed
+        sim.send_oversized("public", (16 << 20) + 1)
+        await eventually(lambda: md.stats()["connects"] > 1 or "no reconnect", 15, "16 MiB + 1")
+        sim.advance(10)
+        await eventually(lambda: _book_equal(sim, bp), 15, "after 16 MiB + 1")
         await _trade_and_converge(sim, acc, taker, bp)
 
 
@@ -271,3 +277,19 @@ async def test_rest_reply_to_a_read_is_retried(name: str) -> None:
         await bp.reconcile()
         await converged(bp, sim, acc, 10)
         assert bp.balances["USDT"].equity == Decimal(sim.engine.accounts_row(acc)["accountEquity"])
+
+
+@run_async(60)
+async def test_private_push_over_the_frame_limit_leads_to_reconnect_and_reconcile() -> None:
+    async with scenario() as (sim, acc, taker, bp):
+        bid, _ = bid_ask(sim)
+        o = await bp.place_order(SYM, "sell", "0.01", str(bid + bp.contract(SYM).tick))
+        connects = bp.stats()["private"]["connects"]
+        reconciles = bp.stats()["connector"]["reconciles"]
+        sim.send_oversized("private", 11 << 20)   # picows' default limit is 10 MiB
+        _take_through(sim, taker, o.price)
+        await eventually(lambda: bp.stats()["private"]["connects"] > connects or "no reconnect", 15)
+        await eventually(lambda: bp.stats()["connector"]["reconciles"] > reconciles or
+                         "no reconcile", 15)
+        await eventually(lambda: o.status == "filled" or o.status, 10)
+        await converged(bp, sim, acc, 15)
