@@ -254,7 +254,6 @@ class _Soak:
         self.checking: set[str] = set()
         self.flow_paused = 0
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.calm = False   # faults paused (checkpoint)
         self.checkpoint_reads = 0   # reconciles the checkpoints asked for
         self.bag: list[str] = []
 
@@ -453,7 +452,6 @@ class _Soak:
     async def checkpoint(self, final: bool) -> None:
         assert self.sim is not None and self.bp is not None
         sim, bp, cfg = self.sim, self.bp, self.cfg
-        self.calm = True
         sim.clear_faults()
         for q in self.quoters.values():
             await q.stop()
@@ -461,8 +459,7 @@ class _Soak:
         try:
             deadline = time.monotonic() + cfg.converge_timeout_s
             if final:
-                while any(o.is_open for o in bp.open_orders()) or any(
-                        o.is_open for o in self.acc.open_orders.values()):  # type: ignore[union-attr]
+                while bp.open_orders() or self.acc.open_orders:  # type: ignore[union-attr]
                     try:
                         for s in cfg.symbols:
                             await bp.cancel_all(s)
@@ -509,7 +506,6 @@ class _Soak:
                 self.forget_history()
         finally:
             self.resume_flow()
-            self.calm = False
             if not final:
                 for q in self.quoters.values():
                     q.active = True
@@ -530,7 +526,6 @@ class _Soak:
     # ------------------------------------------------------------------ run
     async def run(self, progress: Callable[[SoakReport], Any] | None) -> None:
         cfg, report = self.cfg, self.report
-        loop = asyncio.get_running_loop()
         report.rss_start_mb = report.rss_max_mb = _rss_bytes() / 2**20
         t0 = time.monotonic()
         async with Simulator(cfg.symbols, seed=cfg.seed, flow_rate=cfg.flow_rate) as sim:
@@ -602,7 +597,6 @@ class _Soak:
         if growth > cfg.max_rss_growth_mb:
             self.violation(f"resident memory grew {growth:.1f} MB after warm-up "
                            f"(limit {cfg.max_rss_growth_mb:g} MB)")
-        del loop
 
     def tally(self) -> None:
         bp, report = self.bp, self.report
