@@ -148,6 +148,7 @@ class SoakReport:
     rss_warm_mb: float = 0.0
     rss_max_mb: float = 0.0
     rss_end_mb: float = 0.0
+    rss_checkpoints_mb: list[float] = field(default_factory=list)   # RSS at each checkpoint
     lost_fills: int = 0
     lost_orders: int = 0
     violations: list[str] = field(default_factory=list)
@@ -176,7 +177,8 @@ class SoakReport:
             "log_records": self.log_records, "secret_leaks": self.secret_leaks,
             "forgotten_orders": self.forgotten_orders,
             "rss_mb": {"start": round(self.rss_start_mb, 1), "after_warmup": round(self.rss_warm_mb, 1),
-                       "max": round(self.rss_max_mb, 1), "end": round(self.rss_end_mb, 1)},
+                       "max": round(self.rss_max_mb, 1), "end": round(self.rss_end_mb, 1),
+                       "at_checkpoints": [round(x, 1) for x in self.rss_checkpoints_mb]},
             "violations": self.violations[:50],
         }
 
@@ -504,6 +506,7 @@ class _Soak:
             self.report.checkpoints += 1
             if not diffs:
                 self.forget_history()
+            self.report.rss_checkpoints_mb.append(_rss_bytes() / 2**20)
         finally:
             self.resume_flow()
             if not final:
