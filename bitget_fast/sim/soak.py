@@ -8,8 +8,9 @@ injects one fault from :data:`FAULTS` (disconnects, stalls, corrupt checksums, s
 checks:
 
 * **continuously**: an order never leaves ``filled``/``canceled``/``rejected``, its filled
-  size never shrinks, no fill is delivered twice, and every log record (DEBUG included) of
-  ``bitget_fast`` and ``asyncio`` is free of the secret, the passphrase and the full API key;
+  size never shrinks, no fill is delivered twice, and every log record of ``bitget_fast``,
+  ``asyncio`` and ``picows`` (every level, down to picows' per-chunk level 9) is free of the
+  secret, the passphrase and the full API key;
 * **after every resync** of a book: once caught up with the exchange, the book equals the
   simulator's, level for level and checksum;
 * **at every checkpoint** (every ``check_every_s`` and at the end, with faults paused and
@@ -216,7 +217,7 @@ class _LeakWatch(logging.Handler):
     """Formats every record (message, arguments, traceback) and looks for the secrets."""
 
     def __init__(self, needles: list[str], report: SoakReport) -> None:
-        super().__init__(logging.DEBUG)
+        super().__init__(1)
         self.needles = [n for n in needles if n]
         self.report = report
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
@@ -639,11 +640,14 @@ async def run_soak(cfg: SoakConfig | None = None, *,
     report = SoakReport(cfg)
     soak = _Soak(cfg, report)
     watch = _LeakWatch([soak.secret, soak.passphrase, soak.key], report)
-    loggers = [logging.getLogger("bitget_fast"), logging.getLogger("asyncio")]
+    # picows logs under "picows.<our logger name>", down to its own level 9 (every chunk
+    # received); all of it is read
+    loggers = [logging.getLogger("bitget_fast"), logging.getLogger("asyncio"),
+               logging.getLogger("picows")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(watch)
-        lg.setLevel(logging.DEBUG)
+        lg.setLevel(1)
     try:
         await soak.run(progress)
     finally:
