@@ -19,7 +19,8 @@ from typing import Any, TextIO
 from bitget_fast._term import Progress, Screen, si
 from bitget_fast.book import OrderBook
 from bitget_fast.errors import BitgetError, TransportError
-from bitget_fast.market import PUBLIC_WS_URL, MarketData, _is_loopback, check_reachable
+from bitget_fast._urls import is_loopback
+from bitget_fast.market import PUBLIC_WS_URL, MarketData, check_reachable
 from bitget_fast.models import StreamEvent
 
 # exit statuses (the cli module's docstring lists them)
@@ -57,7 +58,7 @@ async def _source(args: argparse.Namespace, symbols: list[str]) -> AsyncIterator
             yield sim.ws_public_url
         return
     url = args.url or PUBLIC_WS_URL
-    if not _is_loopback(url):
+    if not is_loopback(url):
         try:
             await check_reachable(url)
         except TransportError as exc:

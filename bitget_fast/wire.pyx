@@ -367,6 +367,7 @@ cdef class BitgetListener(WSListener):
     cpdef on_ws_frame(self, WSTransport transport, WSFrame frame):
         cdef const char *data = frame.payload_ptr
         cdef Py_ssize_t size = frame.payload_size
+        cdef Py_ssize_t off, lo, hi
         cdef bf_route route
         cdef bf_err err
         self.frames += 1
@@ -390,10 +391,14 @@ cdef class BitgetListener(WSListener):
         if bf_route_message(<const uint8_t *>data, <size_t>size, &route, &err) != BF_OK:
             self.rejected += 1
             msg = err.msg.decode("utf-8", "replace")
-            lo = err.offset - 32 if err.offset > 32 else 0
+            # the excerpt stays inside the payload: 32 bytes each side of the error, clamped
+            # (an error near the end once read up to 32 bytes past it)
+            off = <Py_ssize_t>err.offset if err.offset < <size_t>size else size
+            lo = off - 32 if off > 32 else 0
+            hi = off + 32 if off + 32 < size else size
             self.session._ws_rejected(frame.get_payload_as_bytes(), ProtocolError(
                 f"{'not JSON: ' if err.not_json else ''}{msg} (byte {err.offset}); "
-                "message dropped", offset=err.offset, excerpt=data[lo:err.offset + 32]), True)
+                "message dropped", offset=err.offset, excerpt=data[lo:hi]), True)
             return
         if route.kind == BF_ROUTE_PUSH and (route.channel == BF_CH_BOOKS or
                                             route.channel == BF_CH_BOOKS1 or

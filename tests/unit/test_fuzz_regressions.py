@@ -123,3 +123,27 @@ def test_numbers_that_are_not_usable_are_protocol_errors(value):
         tracker.apply_fill(_fill([{"feeCoin": "USDT", "totalFee": value, "deduction": "no"}]), "ws")
     assert not tracker._trade_ids and len(tracker) == 0
     assert str(to_decimal("1E40")) == "1E+40" and to_decimal(7) == 7 and to_decimal("") == 0
+
+
+def test_a_route_error_excerpt_stays_inside_the_frame():
+    """6. Found by the sanitizer run of the dispatch fuzz: when the C router refused a frame
+    near its end, the excerpt was data[offset - 32:offset + 32] on the payload pointer, which
+    read up to 32 bytes past the frame (a heap-buffer-overflow under ASan; in production,
+    whatever followed in the receive buffer). It is clamped to the payload now."""
+    frame = b'{"action":"update","arg":{"instType":"USDT-FUTURES","channel":"boo'
+    after = b"BYTES-OF-THE-NEXT-RECORD-NOT-OF-THIS-FRAME"
+    seen: list[ProtocolError] = []
+
+    async def main() -> None:
+        md = MarketData(["BTCUSDT"])
+        md._closed = asyncio.Event()
+        conn = md._conns[0]
+        listener = conn._make_listener()
+        listener.on_ws_connected(None)
+        conn._ws_rejected = lambda raw, exc, maybe_book=False: seen.append(exc)
+        buf = b"".join(struct.pack("<IBBHq", len(p), REC_TEXT, 0, 0, 1) + p for p in (frame, after))
+        replay_records(buf, 0, [listener], max_frames=1)
+        await md.close()
+    asyncio.run(main())
+    assert len(seen) == 1 and seen[0].excerpt, seen
+    assert frame.endswith(seen[0].excerpt), seen[0].excerpt
