@@ -61,8 +61,9 @@ def print_report(d: dict[str, Any], out: TextIO) -> None:
     print(f"  logs              {d['log_records']} records checked, {d['secret_leaks']} with a secret",
           file=out)
     rss = d["rss_mb"]
-    print(f"  memory            RSS {rss['start']} -> {rss['after_warmup']} (warm) -> {rss['end']} MB "
-          f"(max {rss['max']})", file=out)
+    print(f"  memory            RSS {rss['start']} MB at start, {rss['after_warmup']} after warm-up, "
+          f"{rss['last_quarter']} in the last quarter (lowest samples); max {rss['max']}, "
+          f"end {rss['end']}", file=out)
     print(f"  checkpoints       {d['checkpoints']}", file=out)
     for v in d["violations"]:
         print(f"  VIOLATION  {v}", file=out)
