@@ -45,6 +45,7 @@ from bitget_fast.errors import (
     ExchangeError,
     OrderNotFoundError,
     OutcomeUnknownError,
+    ProtocolError,
     TransportError,
     ValidationError,
     exchange_error,
@@ -140,6 +141,24 @@ class _BatchReply(msgspec.Struct):
 def _unlisted(path: str) -> OutcomeUnknownError:
     return OutcomeUnknownError("missing", "the batch reply did not list this order; "
                                "reconcile by clientOid", path=path)
+
+
+def rows_of(data: Any, key: str | None, path: str) -> list[dict[str, Any]]:
+    """The rows of a REST reply: ``data[key]`` (or ``data`` itself when ``key`` is None), a
+    list of objects; null or absent is no rows. Anything else is a ProtocolError naming the
+    endpoint, never a TypeError half-way through a reconciliation."""
+    if key is not None:
+        if data is None:
+            return []
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{path}: data must be an object, not {type(data).__name__}")
+        data = data.get(key)
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ProtocolError(f"{path}: {key or 'data'} must be a list of objects, not "
+                            f"{str(data)[:80]!r}")
+    return data
 
 
 def _check_side(side: str) -> str:
@@ -1102,13 +1121,13 @@ class BitgetPerpetual:
                 params: dict[str, Any] = {"productType": PRODUCT_TYPE, "limit": 100}
                 if end_id:
                     params["idLessThan"] = end_id
-                page = await self.rest.request("GET", _PENDING, params=params) or {}
-                rows = page.get("entrustedList") or []
+                page = await self.rest.request("GET", _PENDING, params=params)
+                rows = rows_of(page, "entrustedList", _PENDING)
                 for row in rows:
                     o = self.tracker.apply_row(row, "reconcile")
                     if o is not None:
                         seen.add(o.client_oid)
-                end_id = page.get("endId")
+                end_id = page.get("endId") if page else None
                 if len(rows) < 100 or not end_id:
                     break
             # every order we think is open but Bitget does not list as open: ask for it
@@ -1122,10 +1141,12 @@ class BitgetPerpetual:
             asked = time.monotonic()
             positions = await self.rest.request("GET", _POSITIONS, params={
                 "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN})
-            self.account.apply_positions(positions or [], "reconcile", asked_at=asked)
+            self.account.apply_positions(rows_of(positions, None, _POSITIONS), "reconcile",
+                                         asked_at=asked)
             asked = time.monotonic()
             accounts = await self.rest.request("GET", _ACCOUNTS, params={"productType": PRODUCT_TYPE})
-            self.account.apply_balances(accounts or [], "reconcile", asked_at=asked)
+            self.account.apply_balances(rows_of(accounts, None, _ACCOUNTS), "reconcile",
+                                        asked_at=asked)
 
     async def _reconcile_fills(self) -> None:
         since = max(self._started_ms, self.tracker.last_fill_ms) - FILL_LOOKBACK_MS
@@ -1134,11 +1155,11 @@ class BitgetPerpetual:
             params: dict[str, Any] = {"productType": PRODUCT_TYPE, "startTime": since, "limit": 100}
             if end_id:
                 params["idLessThan"] = end_id
-            page = await self.rest.request("GET", _FILLS, params=params) or {}
-            rows = page.get("fillList") or []
+            page = await self.rest.request("GET", _FILLS, params=params)
+            rows = rows_of(page, "fillList", _FILLS)
             for row in reversed(rows):   # oldest first
                 self.tracker.apply_fill(row, "reconcile")
-            end_id = page.get("endId")
+            end_id = page.get("endId") if page else None
             if len(rows) < 100 or not end_id:
                 break
 

@@ -36,11 +36,12 @@ import orjson
 import pytest
 
 from bitget_fast.account import AccountState
+from bitget_fast.connector import rows_of
 from bitget_fast.errors import BitgetError
 from bitget_fast.market import MarketData
 from bitget_fast.models import Ticker, Trade
 from bitget_fast.orders import OrderTracker
-from bitget_fast.rules import Contract
+from bitget_fast.rules import TradingRules
 from bitget_fast.wire import REC_TEXT, replay_records
 
 HERE = Path(__file__).resolve().parent
@@ -233,25 +234,20 @@ def run_rest(path: str, body: bytes, status: int = 200, changes_orders: bool = F
     if not ok:
         return
     tracker, account = OrderTracker(), AccountState()
-    try:
+    try:   # what the connector does with each endpoint's data (reconcile, reload_rules)
         if path.endswith("/contracts"):
-            for row in data if isinstance(data, list) else [data]:
-                c = Contract.from_row(row)
+            for c in TradingRules.from_response(data).values():
                 assert type(c.size_multiplier) is Decimal
         elif path.endswith("/detail"):
             if isinstance(data, dict):
                 tracker.apply_row(data, "reconcile")
         elif path.endswith("/fills"):
-            rows = data.get("fillList") if isinstance(data, dict) else None
-            for row in rows or []:
-                if isinstance(row, dict):
-                    tracker.apply_fill(row, "reconcile")
+            for row in rows_of(data, "fillList", path):
+                tracker.apply_fill(row, "reconcile")
         elif path.endswith("/all-position"):
-            if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-                account.apply_positions(data, "rest")
+            account.apply_positions(rows_of(data, None, path), "rest")
         elif path.endswith("/accounts"):
-            if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-                account.apply_balances(data, "rest")
+            account.apply_balances(rows_of(data, None, path), "rest")
     except BitgetError:
         pass
     for o in tracker.values():

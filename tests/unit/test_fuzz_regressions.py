@@ -147,3 +147,18 @@ def test_a_route_error_excerpt_stays_inside_the_frame():
     asyncio.run(main())
     assert len(seen) == 1 and seen[0].excerpt, seen
     assert frame.endswith(seen[0].excerpt), seen[0].excerpt
+
+
+@pytest.mark.parametrize("data,key", [([1], "fillList"), ({"fillList": 7}, "fillList"),
+                                      ({"fillList": ["x"]}, "fillList"), ("text", None),
+                                      ([{"a": 1}, 2], None), ({"entrustedList": {}}, "entrustedList")])
+def test_rest_rows_that_are_not_lists_of_objects_are_protocol_errors(data, key):
+    """7. Found by atheris on the REST target: the reconciliation iterated fills, open orders,
+    positions and accounts as they came, so a fillList that was a number raised TypeError
+    half-way through a reconcile. connector.rows_of checks them first."""
+    from bitget_fast.connector import rows_of
+
+    with pytest.raises(ProtocolError, match="/api/v2/mix/order/fills: "):
+        rows_of(data, key, "/api/v2/mix/order/fills")
+    assert rows_of(None, key, "x") == [] and rows_of({key: None} if key else None, key, "x") == []
+    assert rows_of({"fillList": [{"a": 1}]}, "fillList", "x") == [{"a": 1}]
