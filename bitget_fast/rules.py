@@ -163,6 +163,16 @@ def _split(d: Decimal, places: int) -> tuple[int, int, int] | None:
     return n, r, den
 
 
+def _split_rounding(d: Decimal, places: int) -> tuple[int, int, int] | None:
+    """:func:`_split` with one digit of headroom, for rounding: a value at or a little above
+    ``10**MAX_DIGITS`` units may round down onto the grid below it (caught after rounding)."""
+    if d.adjusted() == MAX_DIGITS - places:
+        num, den = d.as_integer_ratio()
+        n, r = divmod(num * _POW10[places], den)
+        return n, r, den
+    return _split(d, places)
+
+
 def _round(n: int, r: int, den: int, step: int, mode: str) -> int:
     """``(n + r/den) / step`` rounded by ``mode`` (ties away from zero), times ``step``."""
     k, rem = divmod(n, step)
@@ -307,7 +317,7 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
         step = self.price_end_step
         _check_mode(mode)
         d = _decimal(price, self.symbol, "price")
-        parts = _split(d, pp)
+        parts = _split_rounding(d, pp)
         m = _round(*parts, step, mode) if parts is not None else _LIMIT
         if m >= _LIMIT:
             raise ValidationError(
@@ -396,7 +406,7 @@ class Contract(msgspec.Struct, frozen=True, dict=True):
         vp = self.volume_place
         _check_mode(mode)
         d = _decimal(size, self.symbol, "size")
-        parts = _split(d, vp)
+        parts = _split_rounding(d, vp)
         m = _round(*parts, self._lot, mode) if parts is not None else _LIMIT
         lo, hi, max_rule = self._size_bounds(market)
         step = _plain(self.size_multiplier)

@@ -785,3 +785,27 @@ def test_a_hand_built_contract_is_checked():
 
 def test_max_digits_is_the_int64_bound_of_the_book():
     assert MAX_DIGITS == 18 and 10 ** MAX_DIGITS - 1 < 2 ** 63 - 1
+
+
+def test_a_size_at_the_digit_limit_rounds_down_onto_the_grid_below_it():
+    """Found by hypothesis in CI (test_round_size_results_always_pass_size_str): 1e11 at
+    volumePlace 7 is 10**18 units, one past the largest mantissa; rounded down to a step of 3
+    units it is 10**18 - 1, a valid size. round_size refused it as 'too large: rounded down
+    ... it is not below 100000000000.0000000', which was false."""
+    from decimal import Decimal
+
+    from bitget_fast.rules import Contract
+
+    row = {"symbol": "TESTUSDT", "baseCoin": "TEST", "quoteCoin": "USDT", "symbolType": "perpetual",
+           "symbolStatus": "normal", "pricePlace": "0", "priceEndStep": "1", "volumePlace": "7",
+           "sizeMultiplier": "0.0000003", "minTradeNum": "0.0000000", "minTradeUSDT": "0",
+           "makerFeeRate": "0.0002", "takerFeeRate": "0.0006", "minLever": "1", "maxLever": "125",
+           "maxOrderQty": "", "maxMarketOrderQty": ""}
+    c = Contract.from_row(row)
+    for mode in ("down", "nearest"):   # 10**18 = 3 * 333333333333333333 + 1
+        assert c.round_size(Decimal("100000000000.0000000000000"), mode) == \
+            Decimal("99999999999.9999999")
+    with pytest.raises(ValidationError, match="too large"):
+        c.round_size(Decimal("100000000000"), "up")
+    with pytest.raises(ValidationError, match="too large"):
+        c.round_size(Decimal("1000000000000"), "down")     # two digits over: still refused
