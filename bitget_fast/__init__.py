@@ -33,6 +33,7 @@ from bitget_fast.market import MarketData
 from bitget_fast.models import (
     Balance,
     BalanceUpdate,
+    Candle,
     Fill,
     OrderUpdate,
     Position,
@@ -45,6 +46,7 @@ from bitget_fast.orders import Order, OrderStatus
 from bitget_fast.rules import Contract, TradingRules
 from bitget_fast.rest import RestClient
 from bitget_fast.connector import BitgetPerpetual
+from bitget_fast.candles import CandleError, CandleFeed
 from bitget_fast.wire import BookHandler
 from bitget_fast.errors import (
     AuthenticationError,
@@ -83,6 +85,9 @@ __all__ = [
     "BookHandler",
     "Trade",
     "Ticker",
+    "Candle",
+    "CandleFeed",
+    "CandleError",
     "StreamEvent",
     "BitgetPerpetual",
     "Order",

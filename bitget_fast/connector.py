@@ -29,7 +29,7 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,7 @@ from bitget_fast._urls import require_secure
 from bitget_fast.account import AccountState
 from bitget_fast.auth import Credentials
 from bitget_fast.book import OrderBook
+from bitget_fast.candles import CLOSE_GRACE_S, CandleFeed
 from bitget_fast.errors import (
     BitgetError,
     ConfigurationError,
@@ -54,6 +55,7 @@ from bitget_fast.limits import V2_MIX
 from bitget_fast.market import DEMO_PUBLIC_WS_URL, PUBLIC_WS_URL, MarketData, _Feed, check_reachable
 from bitget_fast.models import (
     BalanceUpdate,
+    Candle,
     Fill,
     OrderUpdate,
     PositionUpdate,
@@ -187,6 +189,9 @@ class BitgetPerpetual:
     Certificates are verified (``ssl_context`` replaces the default one). Plain ``http://``
     or ``ws://`` URLs are refused for hosts that are not loopback unless
     ``allow_insecure=True``: keys and orders never cross a network unencrypted by mistake.
+
+    ``channel_api_code``: a Bitget broker (channel) code, sent as the ``X-CHANNEL-API-CODE``
+    header on every signed REST request (not signed itself; absent by default).
     """
 
     def __init__(self, credentials: Credentials | None = None, *, demo: bool = False,
@@ -203,7 +208,8 @@ class BitgetPerpetual:
                  request_timeout_s: float = 10.0, strict_seq: bool | None = None,
                  enforce_rate_limits: bool = True, max_rate_wait_s: float = 1.0,
                  queue_size: int = 100_000, paper: bool = False, paper_usdt: Any = 10_000,
-                 ready_timeout_s: float = 30.0, allow_insecure: bool = False) -> None:
+                 ready_timeout_s: float = 30.0, allow_insecure: bool = False,
+                 channel_api_code: str | None = None) -> None:
         symbols = list(symbols)   # read once: a generator would be empty the second time
         self.paper = bool(paper)
         self._paper_keys: tuple[str, str, str] | None = None
@@ -228,7 +234,8 @@ class BitgetPerpetual:
         self._rest_opts = dict(demo=demo, connections=rest_connections,
                                timeout_s=request_timeout_s, ssl_context=ssl_context,
                                enforce_rate_limits=enforce_rate_limits,
-                               max_rate_wait_s=max_rate_wait_s, allow_insecure=allow_insecure)
+                               max_rate_wait_s=max_rate_wait_s, allow_insecure=allow_insecure,
+                               channel_api_code=channel_api_code)
         self.demo = demo
         self.order_transport = order_transport
         self.ws_public_url = ws_public_url or (DEMO_PUBLIC_WS_URL if demo else PUBLIC_WS_URL)
@@ -238,6 +245,8 @@ class BitgetPerpetual:
         require_secure(self.ws_public_url, self._allow_insecure, "public WebSocket")
         require_secure(self.ws_private_url, self._allow_insecure, "private WebSocket")
         self.rest = RestClient(rest_url, self.credentials, **self._rest_opts)
+        #: where public market data is read over REST (Bitget's, also in paper mode)
+        self.public_rest = self.rest
         self._symbols = [s.upper() for s in symbols]
         self._user = {"order": on_order, "fill": on_fill, "position": on_position,
                       "balance": on_balance, "event": on_event}
@@ -323,10 +332,8 @@ class BitgetPerpetual:
             [rows[c.symbol] for c in contracts],
             {c.symbol: self._markets[c.symbol].book(c.symbol) for c in contracts},
             self._paper_keys, usdt=self.paper_usdt)
-        public = self.rest
         self.rest = RestClient(self.paper_exchange.rest_url, self.credentials, **self._rest_opts)
-        await public.close()
-        await self.rest.start()
+        await self.rest.start()   # public_rest stays on Bitget's: candles are read there
         self.ws_private_url = self.paper_exchange.ws_private_url
 
     async def reload_rules(self) -> TradingRules:
@@ -354,6 +361,8 @@ class BitgetPerpetual:
         for md in self._markets.values():
             await md.close()
         await self.rest.close()
+        if self.public_rest is not self.rest:
+            await self.public_rest.close()
         if self.paper_exchange is not None:
             await self.paper_exchange.close()
         for feeds in self._feeds.values():
@@ -469,6 +478,23 @@ class BitgetPerpetual:
             md = await self._market(self.contract(symbol))
         await md.wait_ready(timeout_s)
         return md.book(symbol)
+
+    def candles(self, symbol: str, interval: str, since: Any, until: Any = None, *,
+                include_open: bool = False, kind: str = "market",
+                close_grace_s: float = CLOSE_GRACE_S) -> AsyncIterator[Candle]:
+        """Closed :class:`Candle` s of ``symbol`` from ``since`` (ms, aware datetime or ISO
+        string): history over REST, then live, with no gap and no duplicate start, across
+        reconnects; ``include_open`` adds the one in progress as it changes. Ends at
+        ``until`` (None: runs until the loop breaks). :mod:`bitget_fast.candles` has the rules.
+        """
+        symbol = symbol.upper()
+        if self.rules is not None:
+            self.contract(symbol)   # an unknown symbol fails now, not at the first page
+        feed = CandleFeed(self.public_rest, symbol, interval, kind=kind,
+                          ws_url=self.ws_public_url, ssl_context=self._ssl,
+                          allow_insecure=self._allow_insecure, close_grace_s=close_grace_s,
+                          on_event=self._stream_event)
+        return feed.stream(since, until, include_open=include_open)
 
     async def _market(self, c: Contract) -> MarketData:
         """Start ``c``'s market data (its book feeds the paper engine first in paper mode)."""

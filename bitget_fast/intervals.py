@@ -19,11 +19,15 @@ from typing import NamedTuple
 from bitget_fast.errors import ConfigurationError
 
 __all__ = ["Interval", "INTERVALS", "interval", "candle_start", "next_start", "ZONE_OFFSET_MS",
-           "RECENT_LIMIT", "HISTORY_LIMIT", "MAX_SPAN_MS", "KINDS"]
+           "RECENT_LIMIT", "HISTORY_LIMIT", "MAX_SPAN_MS", "KINDS", "MINUTE_MS", "HOUR_MS",
+           "DAY_MS"]
 
 MINUTE_MS = 60_000
+"""One minute in ms."""
 HOUR_MS = 3_600_000
+"""One hour in ms."""
 DAY_MS = 86_400_000
+"""One day in ms."""
 ZONE_OFFSET_MS = 8 * HOUR_MS
 """UTC+8: the zone of the intervals without the ``utc`` suffix."""
 RECENT_LIMIT = 1000

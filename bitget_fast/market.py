@@ -68,7 +68,7 @@ MAX_REQUEST_BYTES = 4096
 DEFAULT_CHANNELS_PER_CONNECTION = 50
 MAX_CHANNELS_PER_CONNECTION = 1000
 # Channel codes from the C router (bf_book.h).
-_CH_TRADE, _CH_TICKER = 100, 101
+_CH_TRADE, _CH_TICKER, _CH_OTHER = 100, 101, 102
 
 _LISTENER_COUNTERS = ("frames", "book_messages", "dropped_book_messages", "pongs", "rejected")
 
@@ -266,6 +266,8 @@ class _Conn:
                 for ticker in tickers_from_push(raw):
                     for feed in md._ticker_feeds:
                         feed._put(ticker)
+            elif channel == _CH_OTHER and md._on_candles is not None:
+                self._candle_push(raw)
             else:
                 md.counters["unexpected_pushes"] += 1
                 md._event("rejected", "", "", "a push on a channel this connection did not "
@@ -273,6 +275,30 @@ class _Conn:
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             self._ws_rejected(raw, ProtocolError(f"{'trade' if channel == _CH_TRADE else 'ticker'}"
                                                  f" push does not match Bitget's shape: {exc}"))
+
+    def _candle_push(self, raw: bytes) -> None:
+        md = self.md
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self._ws_rejected(raw, ProtocolError(f"a candle push that is not JSON ({exc})"))
+            return
+        arg = msg.get("arg") if isinstance(msg, dict) else None
+        ch = arg.get("channel") if isinstance(arg, dict) else None
+        inst = arg.get("instId") if isinstance(arg, dict) else None
+        if (ch, inst) not in self.keys or not isinstance(ch, str) or not ch.startswith("candle"):
+            md.counters["unexpected_pushes"] += 1
+            md._event("rejected", "", "", "a push on a channel this connection did not "
+                      f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
+            return
+        md.counters["candle_pushes"] += 1
+        action = msg.get("action")
+        assert md._on_candles is not None
+        try:
+            md._on_candles(inst, ch, action if isinstance(action, str) else "",
+                           msg.get("data"))
+        except Exception as exc:  # noqa: BLE001 - the stream stops, the caller sees it
+            md._callback_failed(exc)
 
     def _ws_book_error(self, book: OrderBook, exc: ProtocolError) -> None:
         md = self.md
@@ -511,7 +537,11 @@ class MarketData:
       (integrity failures, resyncs, reconnects, rejected messages); they are also kept in
       :attr:`events` (the last 1000) and logged on ``bitget_fast.market``.
     * ``book_channel``: ``"books"`` (full depth, checksummed updates) or ``"books1"``,
-      ``"books5"``, ``"books15"`` (snapshots of the top N).
+      ``"books5"``, ``"books15"`` (snapshots of the top N); ``None``: no books.
+    * ``candles``: candle channels (``"candle1m"``, ``"candle1H"``... protocol reference 7.5)
+      to subscribe for every symbol; each push's ``data`` goes, unchecked, to
+      ``on_candles(symbol, channel, action, data)`` (a sync callable, on the event loop).
+      :class:`~bitget_fast.candles.CandleStream` is what reads them.
     * ``strict_seq``: every ``seq`` must follow its predecessor by 1; ``None`` (default)
       turns it on for loopback URLs (the simulator, which sends contiguous ``seq``) only.
     * ``subscribe_ration``: subscribe + unsubscribe requests one connection may send per
@@ -523,8 +553,9 @@ class MarketData:
       (refused by default).
     """
 
-    def __init__(self, symbols: Iterable[str], *, book_channel: str = "books",
-                 trades: bool = False, tickers: bool = False,
+    def __init__(self, symbols: Iterable[str], *, book_channel: str | None = "books",
+                 trades: bool = False, tickers: bool = False, candles: Iterable[str] = (),
+                 on_candles: Callable[[str, str, str, Any], Any] | None = None,
                  on_book: Callable[[OrderBook], Any] | BookHandler | None = None,
                  on_event: Callable[[StreamEvent], Any] | None = None,
                  url: str | None = None, demo: bool = False,
@@ -543,9 +574,18 @@ class MarketData:
         syms = list(dict.fromkeys(symbols))
         if not syms or not all(isinstance(s, str) and s for s in syms):
             raise ConfigurationError(f"symbols must be non-empty strings, got {syms!r}")
-        if book_channel not in BOOK_CHANNELS:
-            raise ConfigurationError(f"book_channel must be one of {BOOK_CHANNELS}, not "
+        if book_channel is not None and book_channel not in BOOK_CHANNELS:
+            raise ConfigurationError(f"book_channel must be one of {BOOK_CHANNELS} or None, not "
                                      f"{book_channel!r}")
+        candle_channels = list(dict.fromkeys(candles))
+        for ch in candle_channels:
+            if not isinstance(ch, str) or not ch.startswith("candle") or len(ch) > 16:
+                raise ConfigurationError(f"not a candle channel: {ch!r} (e.g. 'candle1m')")
+        if candle_channels and on_candles is None:
+            raise ConfigurationError("candles=[...] needs on_candles to receive them")
+        if book_channel is None and not (trades or tickers or candle_channels):
+            raise ConfigurationError("nothing to subscribe: no book channel, trades, tickers "
+                                     "or candles")
         if not 1 <= channels_per_connection <= MAX_CHANNELS_PER_CONNECTION:
             raise ConfigurationError("channels_per_connection must be 1 to "
                                      f"{MAX_CHANNELS_PER_CONNECTION}")
@@ -583,13 +623,15 @@ class MarketData:
         self.recorder = recorder
         self._trades_on = trades
         self._tickers_on = tickers
+        self._candle_channels = candle_channels
+        self._on_candles = on_candles
         self._channels_per_connection = channels_per_connection
         self._queue_size = queue_size
         places = price_places or {}
         self.router = BookRouter()
         #: symbol -> its :class:`OrderBook` (read it any time; check ``is_valid``).
         self.books: dict[str, OrderBook] = {}
-        for s in syms:
+        for s in syms if book_channel is not None else ():
             book = OrderBook(s, price_place=places.get(s), strict_seq=self.strict_seq)
             self.books[s] = book
             self.router.add(book)
@@ -598,10 +640,13 @@ class MarketData:
         self.counters: dict[str, int] = dict.fromkeys(
             ("integrity_errors", "rejected_book_messages", "rejected_messages", "resyncs",
              "resyncs_deferred", "reconnects", "unexpected_pushes", "error_events",
-             "unknown_events", "protocol_errors", "trades_duplicate"), 0)
+             "unknown_events", "protocol_errors", "trades_duplicate", "candle_pushes"), 0)
         args = []
         for s in syms:
-            args.append({"instType": INST_TYPE, "channel": book_channel, "instId": s})
+            if book_channel is not None:
+                args.append({"instType": INST_TYPE, "channel": book_channel, "instId": s})
+            for ch in candle_channels:
+                args.append({"instType": INST_TYPE, "channel": ch, "instId": s})
             if trades:
                 args.append({"instType": INST_TYPE, "channel": "trade", "instId": s})
             if tickers:
@@ -693,6 +738,7 @@ class MarketData:
         """What a recording of this stream says about it (its file headers)."""
         return {"url": self.url, "symbols": self.symbols, "book_channel": self.book_channel,
                 "trades": self._trades_on, "tickers": self._tickers_on,
+                "candles": self._candle_channels,
                 "strict_seq": self.strict_seq,
                 "channels_per_connection": self._channels_per_connection,
                 "connections": len(self._conns), "started_ns": time.time_ns()}

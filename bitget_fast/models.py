@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import msgspec
 
-__all__ = ["Trade", "Ticker", "StreamEvent", "Fill", "Position", "Balance", "OrderUpdate",
-           "PositionUpdate", "BalanceUpdate"]
+__all__ = ["Trade", "Ticker", "Candle", "StreamEvent", "Fill", "Position", "Balance",
+           "OrderUpdate", "PositionUpdate", "BalanceUpdate"]
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False):
@@ -43,6 +43,23 @@ class Ticker(msgspec.Struct, frozen=True, gc=False):
     base_volume: Decimal
     quote_volume: Decimal
     ts_ms: int
+
+
+class Candle(msgspec.Struct, frozen=True, gc=False):
+    """One candle: start (ms, UTC epoch), prices, base/quote volumes; ``closed`` once final.
+
+    A candle with ``closed=False`` is the one in progress: a later one with the same
+    ``start_ms`` replaces it.
+    """
+
+    start_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    base_volume: Decimal
+    quote_volume: Decimal
+    closed: bool
 
 
 class StreamEvent(msgspec.Struct, frozen=True, gc=False):

@@ -44,6 +44,7 @@ import orjson
 
 from bitget_fast._urls import require_secure
 from bitget_fast.auth import Credentials
+from bitget_fast.auth import _header_value as header_value
 from bitget_fast.errors import (
     ClockSkewError,
     ConfigurationError,
@@ -60,7 +61,7 @@ from bitget_fast.limits import ORDER_PATHS, REST_RATE_LIMITS, RISK_REDUCING_PATH
 from bitget_fast._http import Request as _Request
 from bitget_fast._http import RequestBuilder, RestBase, RestConnection
 
-__all__ = ["RestClient", "REST_URL", "TIME_PATH", "CLOCK_CODES"]
+__all__ = ["RestClient", "REST_URL", "TIME_PATH", "CLOCK_CODES", "CHANNEL_API_CODE_HEADER"]
 
 log = logging.getLogger("bitget_fast.rest")
 
@@ -68,6 +69,8 @@ REST_URL = "https://api.bitget.com"
 """Bitget's REST API (live and Demo Trading alike)."""
 TIME_PATH = "/api/v2/public/time"
 """The server-time endpoint, used to measure clock skew."""
+CHANNEL_API_CODE_HEADER = "X-CHANNEL-API-CODE"
+"""The broker (channel) code header, sent on signed requests when ``channel_api_code`` is set."""
 CLOCK_CODES = frozenset(("40005", "40008"))
 """Bitget codes that mean our timestamp was refused (the clock is re-measured, the request retried once)."""
 SUCCESS = "00000"
@@ -180,13 +183,16 @@ class RestClient(RestBase):
     limit allows) and returns a future of the reply's ``data``; ``request`` awaits it,
     retrying reads on transient failures. Order-changing calls are never resent.
     Plain ``http://`` is refused for a host that is not loopback unless ``allow_insecure``.
+    ``channel_api_code``: a Bitget broker (channel) code sent as ``X-CHANNEL-API-CODE`` on
+    every signed request, never signed itself; absent by default.
     """
 
     def __init__(self, base_url: str = REST_URL, credentials: Credentials | None = None, *,
                  demo: bool = False, connections: int = 2, max_connections: int = 8,
                  timeout_s: float = 10.0, locale: str = "en-US", enforce_rate_limits: bool = True,
                  ssl_context: ssl.SSLContext | None = None,
-                 max_rate_wait_s: float = 1.0, allow_insecure: bool = False) -> None:
+                 max_rate_wait_s: float = 1.0, allow_insecure: bool = False,
+                 channel_api_code: str | None = None) -> None:
         u = urllib.parse.urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ConfigurationError(f"REST URL must be http(s)://host[:port], not {base_url!r}")
@@ -215,6 +221,11 @@ class RestClient(RestBase):
         self._public_head = common + b"Content-Type: application/json\r\n"
         self._signed_head = common + (credentials.header_block(demo=demo, locale=locale)
                                       if credentials is not None else b"")
+        if channel_api_code is not None:
+            code = header_value("channel_api_code", channel_api_code)
+            if credentials is not None:   # a header line, after the signature's inputs
+                self._signed_head += f"{CHANNEL_API_CODE_HEADER}: {code}\r\n".encode("ascii")
+        self.channel_api_code = channel_api_code
         if demo and credentials is None:
             self._public_head += b"paptrading: 1\r\n"
         self._builder = RequestBuilder(self._signer, self._signed_head, self._public_head)
