@@ -36,6 +36,7 @@ import datetime as _dt
 import logging
 import random
 import ssl
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -193,7 +194,7 @@ class CandleFeed:
         #: the live stream's MarketData while :meth:`stream` runs (None otherwise)
         self.market: Any = None
         self.stats: dict[str, int] = dict.fromkeys(
-            ("pages", "rows", "filled", "reordered_pages", "history_fallbacks", "ws_rows",
+            ("pages", "history_pages", "rows", "filled", "reordered_pages", "history_fallbacks", "ws_rows",
              "ws_dropped", "ws_stale", "rest_closes", "ws_closes", "snapshots", "rest_retries"),
             0)
 
@@ -219,23 +220,25 @@ class CandleFeed:
         now = self.rest.now_ms()
         hi = parse_time(until) if until is not None else now
         prev: Candle | None = None
-        async for page in self._pages(lo, min(hi, next_start(candle_start(now, self.iv), self.iv))):
-            now = self.rest.now_ms()
-            for c in page:
-                if c.start_ms >= hi:
-                    return
-                if next_start(c.start_ms, self.iv) > now:   # in progress
-                    if include_open:
-                        if prev is not None:
-                            for f in self._fill(prev, c.start_ms):
-                                yield f
-                        yield c
-                    return
-                if prev is not None:
-                    for f in self._fill(prev, c.start_ms):
-                        yield f
-                prev = _closed(c)
-                yield prev
+        async with aclosing(self._pages(lo, min(hi, next_start(candle_start(now, self.iv),
+                                                               self.iv)))) as pages:
+            async for page in pages:
+                now = self.rest.now_ms()
+                for c in page:
+                    if c.start_ms >= hi:
+                        return
+                    if next_start(c.start_ms, self.iv) > now:   # in progress
+                        if include_open:
+                            if prev is not None:
+                                for f in self._fill(prev, c.start_ms):
+                                    yield f
+                            yield c
+                        return
+                    if prev is not None:
+                        for f in self._fill(prev, c.start_ms):
+                            yield f
+                    prev = _closed(c)
+                    yield prev
 
     def _fill(self, prev: Candle, upto: int) -> list[Candle]:
         out = []
@@ -326,6 +329,8 @@ class CandleFeed:
                                   f"{_excerpt(row)}", channel=path)
             rows[c.start_ms] = c
         self.stats["pages"] += 1
+        if path == self.history_path:
+            self.stats["history_pages"] += 1
         self.stats["rows"] += len(rows)
         if reordered:
             self.stats["reordered_pages"] += 1
@@ -360,9 +365,10 @@ class CandleFeed:
         while True:
             try:
                 out: dict[int, Candle] = {}
-                async for page in self._pages(lo, hi):
-                    for c in page:
-                        out[c.start_ms] = c
+                async with aclosing(self._pages(lo, hi)) as pages:
+                    async for page in pages:
+                        for c in page:
+                            out[c.start_ms] = c
                 return out
             except (ExchangeUnavailableError, TransportError, RateLimitError) as exc:
                 self.stats["rest_retries"] += 1
@@ -381,8 +387,9 @@ class CandleFeed:
         hi = parse_time(until) if until is not None else None
         iv = self.iv
         if hi is not None and hi <= self.rest.now_ms():
-            async for c in self.history(lo, hi):
-                yield c
+            async with aclosing(self.history(lo, hi)) as hist:
+                async for c in hist:
+                    yield c
             return
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         md = None
@@ -400,10 +407,11 @@ class CandleFeed:
             cursor = lo                    # the next start to yield
             last: Candle | None = None     # the last candle yielded (closed)
             h_now = self.rest.now_ms()
-            async for c in self.history(lo, hi):
-                yield c
-                last = c
-                cursor = next_start(c.start_ms, iv)
+            async with aclosing(self.history(lo, hi)) as hist:
+                async for c in hist:
+                    yield c
+                    last = c
+                    cursor = next_start(c.start_ms, iv)
             # the history covered every candle that had closed when it started
             cursor = max(cursor, candle_start(h_now, iv))
             pending: dict[int, Candle] = {}
@@ -414,11 +422,15 @@ class CandleFeed:
                 now = self.rest.now_ms()
                 current = candle_start(now, iv)
                 upto = candle_start(now - grace_ms, iv)   # every candle before this is closed
+                if hi is not None:
+                    upto = min(upto, hi)
                 if upto > cursor:
-                    async for c in self._close_through(upto, cursor, last, pending, True, hi):
-                        yield c
-                        last, cursor = c, next_start(c.start_ms, iv)
-                    cursor = max(cursor, upto if hi is None else min(upto, hi))
+                    async with aclosing(self._close_through(upto, cursor, last, pending,
+                                                            True)) as closing:
+                        async for c in closing:
+                            yield c
+                            last, cursor = c, next_start(c.start_ms, iv)
+                    cursor = max(cursor, upto)
                     suspect = False
                     continue
                 wait = (next_start(max(cursor, current), iv) + grace_ms - now) / 1000
@@ -448,9 +460,11 @@ class CandleFeed:
                 top = max(pending)
                 if top > cursor:     # the exchange moved on: everything before ``top`` closed
                     stop = top if hi is None else min(top, hi)
-                    async for c in self._close_through(stop, cursor, last, pending, suspect, hi):
-                        yield c
-                        last, cursor = c, next_start(c.start_ms, iv)
+                    async with aclosing(self._close_through(stop, cursor, last, pending,
+                                                            suspect)) as closing:
+                        async for c in closing:
+                            yield c
+                            last, cursor = c, next_start(c.start_ms, iv)
                     cursor = max(cursor, stop)
                     suspect = False
                 if include_open and (hi is None or top < hi):
@@ -488,8 +502,7 @@ class CandleFeed:
         return out, dropped
 
     async def _close_through(self, upto: int, cursor: int, last: Candle | None,
-                             pending: dict[int, Candle], verify: bool,
-                             hi: int | None) -> AsyncIterator[Candle]:
+                             pending: dict[int, Candle], verify: bool) -> AsyncIterator[Candle]:
         """Yield the candles starting in [cursor, upto), closed: from the live rows, or over
         REST when ``verify`` or a start has no live row; flat where the exchange has none."""
         iv = self.iv

@@ -4,6 +4,7 @@
   live (no network, no keys); ``--json`` prints the summary as JSON.
 * ``book``: live top of book and stream stats, from Bitget or the simulator (``--sim``).
 * ``record`` / ``replay``: raw frames into rotating files; back through the live code path.
+* ``candles``: a symbol's candles over any range (REST, paged), as CSV or JSON lines.
 * ``bench``: the benchmark suite of a checkout: ratio table, RESULTS.md, a PNG chart.
 * ``sim``: the local Bitget V2 exchange simulator until Ctrl-C, with its URLs and a key.
 * ``fault``: script a fault on a running simulator.
@@ -24,7 +25,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from bitget_fast import _cli_bench, _cli_market, _cli_soak
+from bitget_fast import _cli_bench, _cli_candles, _cli_market, _cli_soak
 
 __all__ = ["main"]
 
@@ -115,6 +116,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="start a new file after this many seconds (default 3600)")
     r.add_argument("--no-compress", action="store_true", help="write .bfrec files uncompressed")
     r.add_argument("--verbose", action="store_true", help="log every stream event to stderr")
+    ca = sub.add_parser(
+        "candles", help="a symbol's candles over any range as CSV or JSON lines (Bitget, or --sim)",
+        description="Read candles from --since to --until (default: the last closed one) over "
+        "Bitget's REST API, paged within its limits (1000 per call recently, 200 from the "
+        "history endpoints, 90 days per call) and under its rate limits, and write them as "
+        "CSV (or JSON lines) to stdout or a file. Gapless: an interval without trades is a "
+        "flat candle at the previous close with zero volume. --follow continues live over "
+        "the WebSocket. A progress line is shown on stderr when it is a terminal. No keys "
+        "needed; --sim reads from the embedded simulator.",
+        epilog="examples:\n  bitget-fast candles BTCUSDT --interval 1m --since 2026-01-01T00:00Z"
+        " > btc.csv\n  bitget-fast candles BTCUSDT --interval 1H --since 2026-01-01 --until "
+        "2026-02-01 --json -o btc.jsonl\n  bitget-fast candles BTCUSDT --sim --interval 5m "
+        "--since 2026-11-20",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cli_candles.add_options(ca)
     rp = sub.add_parser(
         "replay", help="replay recordings through the parser and books; integrity and speed",
         description="Feed recorded frames through the same listener, parser and checked books "
@@ -329,4 +345,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fault(args)
     if args.command == "soak":
         return _cli_soak.run_soak_cli(args)
+    if args.command == "candles":
+        return _cli_candles.main(args)
     return 2

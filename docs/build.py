@@ -33,6 +33,8 @@ MODULES = [
     ("bitget_fast.models", "the records pushed to callbacks and feeds"),
     ("bitget_fast.account", "positions and balances, kept from pushes and REST"),
     ("bitget_fast.market", "MarketData: checked books, trades and tickers"),
+    ("bitget_fast.candles", "CandleFeed: candle history over REST, continued live, gapless"),
+    ("bitget_fast.intervals", "Bitget's candle intervals, their alignment and REST limits"),
     ("bitget_fast.book", "the compiled order book (checksum, sequence, crossed-book checks)"),
     ("bitget_fast.wire", "the compiled WebSocket listener on picows, and the recorder's log"),
     ("bitget_fast.signing", "the compiled HMAC-SHA256 request signer"),

@@ -35,7 +35,7 @@ def test_market_data_example_runs(capsys):
 
 def test_simulator_example_runs(capsys):
     blocks = _blocks("python")
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     exec(compile(blocks[2], str(README), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     assert re.search(r"^http://127\.0\.0\.1:\d+ ws://127\.0\.0\.1:\d+/v2/ws/public "
@@ -55,6 +55,12 @@ def test_paper_trading_line_builds_a_paper_connector():
     ns: dict = {"BitgetPerpetual": BitgetPerpetual}
     exec(compile(block, str(README), "exec"), ns)
     assert ns["bp"].paper and ns["bp"].credentials.api_key.startswith("bg_paper_")
+
+
+def test_candles_example_runs(capsys):
+    exec(compile(_blocks("python")[5], str(README), "exec"), {"__name__": "readme_example"})
+    n, closed, close = capsys.readouterr().out.split()
+    assert int(n) in (23, 24) and closed == "True" and float(close) > 0
 
 
 def test_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
