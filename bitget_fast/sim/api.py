@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import reference
+from ..intervals import DAY_MS, HISTORY_LIMIT, INTERVALS, MAX_SPAN_MS, RECENT_LIMIT
 from ..limits import GLOBAL_LIMIT_PER_MIN, ORDER_PATHS, REST_RATE_LIMITS, V2_MIX
 from .contracts import MARGIN_COIN, PRODUCT_TYPE
 from .engine import SIM_CODES, Account, Order, SimError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 __all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault", "CONTROL_PATH",
-           "CONTROLS", "check_count", "check_seconds"]
+           "CONTROLS", "check_count", "check_seconds", "KLINE_TYPES"]
 
 _log = logging.getLogger("bitget_fast.sim.api")
 
@@ -47,13 +48,8 @@ CONTROLS = frozenset({
 RATE_LIMITS = REST_RATE_LIMITS
 _V2 = V2_MIX
 
-GRANULARITY_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1H": 3_600_000, "2H": 7_200_000, "4H": 14_400_000, "6H": 21_600_000, "12H": 43_200_000,
-    "1D": 86_400_000, "3D": 259_200_000, "1W": 604_800_000,
-    "6Hutc": 21_600_000, "12Hutc": 43_200_000, "1Dutc": 86_400_000, "3Dutc": 259_200_000,
-    "1Wutc": 604_800_000,
-}
+KLINE_TYPES = {"MARKET": "market", "MARK": "mark", "INDEX": "index"}
+"""``kLineType`` of ``/candles`` -> the simulator's candle kind."""
 
 
 class RestFault:
@@ -128,7 +124,9 @@ class RestApi:
             _V2 + "market/symbol-price": self.symbol_price,
             _V2 + "market/open-interest": self.open_interest,
             _V2 + "market/candles": self.candles,
-            _V2 + "market/history-candles": self.candles,
+            _V2 + "market/history-candles": self.history_candles,
+            _V2 + "market/history-mark-candles": self.history_mark_candles,
+            _V2 + "market/history-index-candles": self.history_index_candles,
             _V2 + "market/fills": self.public_fills,
             _V2 + "market/fills-history": self.public_fills_history,
         }
@@ -440,15 +438,43 @@ class RestApi:
                 "ts": str(self.engine.now_ms())}
 
     def candles(self, q: dict[str, str]) -> Any:
+        """``/candles``: ``kLineType`` picks the kind; only Bitget's recent depth per
+        granularity (``Interval.recent_days``); at most 1000 rows."""
+        kind = KLINE_TYPES.get(q.get("kLineType") or "MARKET")
+        if kind is None:
+            raise SimError("40017", f"kLineType {q.get('kLineType')!r} is not supported; "
+                           f"one of {', '.join(KLINE_TYPES)}")
+        return self._candles(q, kind, True)
+
+    def history_candles(self, q: dict[str, str]) -> Any:
+        """``/history-candles``: market candles, all history, at most 200 rows."""
+        return self._candles(q, "market", False)
+
+    def history_mark_candles(self, q: dict[str, str]) -> Any:
+        """``/history-mark-candles``: mark price candles, all history, at most 200 rows."""
+        return self._candles(q, "mark", False)
+
+    def history_index_candles(self, q: dict[str, str]) -> Any:
+        """``/history-index-candles``: index price candles, all history, at most 200 rows."""
+        return self._candles(q, "index", False)
+
+    def _candles(self, q: dict[str, str], kind: str, recent: bool) -> Any:
         self._product(q)
         m = self.engine.market(q.get("symbol"))
         gran = q.get("granularity") or ""
-        if gran not in GRANULARITY_MS:
-            raise SimError("40017", f"granularity {gran!r} is not supported")
-        limit = _int(q.get("limit"), 100, 1, 1000, "limit")
+        iv = INTERVALS.get(gran)
+        if iv is None:
+            raise SimError("40017", f"granularity {gran!r} is not supported; one of "
+                           f"{' '.join(INTERVALS)}")
+        limit = _int(q.get("limit"), 100, 1, RECENT_LIMIT if recent else HISTORY_LIMIT, "limit")
         start = _int(q.get("startTime"), 0, 0, 1 << 62, "startTime")
         end = _int(q.get("endTime"), 1 << 62, 0, 1 << 62, "endTime")
-        return self.sim.candles(m, GRANULARITY_MS[gran], gran, start, end, limit)
+        if q.get("startTime") and q.get("endTime") and end - start > MAX_SPAN_MS:
+            raise SimError("40017", "the maximum time query range is 90 days")
+        now = self.engine.now_ms()
+        if recent and iv.recent_days is not None:
+            start = max(start, now - iv.recent_days * DAY_MS)
+        return self.sim._candle_rows(m, iv, start, end, limit, kind, now)
 
     def public_fills(self, q: dict[str, str]) -> Any:
         self._product(q)
