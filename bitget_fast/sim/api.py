@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 __all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault", "CONTROL_PATH",
-           "CONTROLS", "check_count", "check_seconds", "KLINE_TYPES"]
+           "CONTROLS", "check_count", "check_seconds", "KLINE_TYPES", "CHANNEL_CODE_HEADER"]
 
 _log = logging.getLogger("bitget_fast.sim.api")
 
@@ -50,6 +50,10 @@ _V2 = V2_MIX
 
 KLINE_TYPES = {"MARKET": "market", "MARK": "mark", "INDEX": "index"}
 """``kLineType`` of ``/candles`` -> the simulator's candle kind."""
+CHANNEL_CODE_HEADER = "x-channel-api-code"
+"""The optional broker header recorded per order created by a signed REST request."""
+# channel_codes is pruned to the orders the engine still holds once it doubles past this
+_CODES_PRUNE_AT = 10_000
 
 
 class RestFault:
@@ -113,6 +117,10 @@ class RestApi:
         self.global_windows: dict[str, deque[float]] = {}
         self.faults: list[RestFault] = []
         self.ack_delays: list[RestFault] = []
+        # orderId -> X-CHANNEL-API-CODE of the REST request that created it (None: absent)
+        self.channel_codes: dict[str, str | None] = {}
+        self._codes_prune_at = _CODES_PRUNE_AT
+        self._channel_code: str | None = None     # the header of the request being handled
         pub: dict[str, Callable[[dict[str, str]], Any]] = {
             "/api/v2/public/time": self.time,
             _V2 + "market/contracts": self.contracts,
@@ -262,9 +270,11 @@ class RestApi:
                     raise SimError(SIM_CODES["bad_param"], "Parameter verification failed: the "
                                    "body must be a JSON object")
                 assert post is not None
+                self._channel_code = req.headers.get(CHANNEL_CODE_HEADER)
                 try:
                     data = post(acc, body)
                 finally:
+                    self._channel_code = None
                     self.engine.flush()
             return _ok(data)
         except SimError as e:
@@ -500,8 +510,19 @@ class RestApi:
         return out
 
     # ---------------------------------------------------------------- private: orders
+    def _remember_code(self, order_id: str) -> None:
+        """Record the current request's channel code for an order it created."""
+        codes = self.channel_codes
+        codes[order_id] = self._channel_code
+        if len(codes) >= self._codes_prune_at:
+            # the engine forgets old final orders (Engine.forget_history): so does this
+            held = set().union(*(a.orders for a in self.engine.accounts.values()))
+            self.channel_codes = {k: v for k, v in codes.items() if k in held}
+            self._codes_prune_at = max(_CODES_PRUNE_AT, 2 * len(self.channel_codes))
+
     def place_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.place_order(acc, b)
+        self._remember_code(o.order_id)
         return {"orderId": o.order_id, "clientOid": o.client_oid}
 
     def batch_place(self, acc: Account, b: dict[str, Any]) -> Any:
@@ -522,6 +543,7 @@ class RestApi:
                  "marginCoin": b.get("marginCoin"), "marginMode": b.get("marginMode")}
             try:
                 o = self.engine.place_order(acc, p)
+                self._remember_code(o.order_id)
                 ok.append({"orderId": o.order_id, "clientOid": o.client_oid})
             except SimError as e:
                 bad.append({"orderId": "", "clientOid": str(item.get("clientOid") or ""),
@@ -571,11 +593,16 @@ class RestApi:
         sym = self.engine.market(b["symbol"]).symbol if b.get("symbol") else None
         hold = b.get("holdSide")
         done, failed = self.engine.close_positions(acc, sym, str(hold).lower() if hold else None)
+        for o in done:
+            self._remember_code(o.order_id)
         return {"successList": [{"orderId": o.order_id, "clientOid": o.client_oid} for o in done],
                 "failureList": failed}
 
     def modify_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.modify_order(acc, b)
+        new = acc.by_client_oid.get(str(b.get("newClientOid")))
+        if new is not None and new is not o:
+            self._remember_code(new.order_id)
         return {"orderId": o.order_id, "clientOid": o.client_oid}
 
     def order_detail(self, acc: Account, q: dict[str, str]) -> Any:

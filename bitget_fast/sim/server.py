@@ -559,6 +559,12 @@ class Simulator:
         assert tail is not None
         return b, self._candle_strs(m, b, tail if c[2] is None else _combine(c[2], tail))
 
+    def channel_api_code(self, order_id: str) -> str | None:
+        """The ``X-CHANNEL-API-CODE`` header of the REST request that created ``order_id``
+        (None: sent without it); KeyError for an order the REST API did not create (or one
+        forgotten since by ``Engine.forget_history``)."""
+        return self.rest.channel_codes[str(order_id)]
+
 
 class _CandleSeries:
     """One symbol's 1-minute candles of one kind: rows ``[open, high, low, close, base
