@@ -20,6 +20,8 @@ REST_RATE_LIMITS: dict[str, tuple[int, str]] = {
     V2_MIX + "market/ticker": (20, "ip"), V2_MIX + "market/tickers": (20, "ip"),
     V2_MIX + "market/current-fund-rate": (20, "ip"), V2_MIX + "market/open-interest": (20, "ip"),
     V2_MIX + "market/candles": (20, "ip"), V2_MIX + "market/history-candles": (20, "ip"),
+    V2_MIX + "market/history-mark-candles": (20, "ip"),
+    V2_MIX + "market/history-index-candles": (20, "ip"),
     V2_MIX + "market/fills": (20, "ip"), V2_MIX + "market/fills-history": (10, "ip"),
     V2_MIX + "market/symbol-price": (20, "ip"),
     V2_MIX + "market/funding-time": (20, "ip"), V2_MIX + "market/history-fund-rate": (20, "ip"),

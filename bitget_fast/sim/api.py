@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import reference
+from ..intervals import DAY_MS, HISTORY_LIMIT, INTERVALS, MAX_SPAN_MS, RECENT_LIMIT
 from ..limits import GLOBAL_LIMIT_PER_MIN, ORDER_PATHS, REST_RATE_LIMITS, V2_MIX
 from .contracts import MARGIN_COIN, PRODUCT_TYPE
 from .engine import SIM_CODES, Account, Order, SimError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 __all__ = ["RestApi", "RATE_LIMITS", "TIMESTAMP_WINDOW_MS", "RestFault", "CONTROL_PATH",
-           "CONTROLS", "check_count", "check_seconds"]
+           "CONTROLS", "check_count", "check_seconds", "KLINE_TYPES", "CHANNEL_CODE_HEADER"]
 
 _log = logging.getLogger("bitget_fast.sim.api")
 
@@ -47,13 +48,12 @@ CONTROLS = frozenset({
 RATE_LIMITS = REST_RATE_LIMITS
 _V2 = V2_MIX
 
-GRANULARITY_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1H": 3_600_000, "2H": 7_200_000, "4H": 14_400_000, "6H": 21_600_000, "12H": 43_200_000,
-    "1D": 86_400_000, "3D": 259_200_000, "1W": 604_800_000,
-    "6Hutc": 21_600_000, "12Hutc": 43_200_000, "1Dutc": 86_400_000, "3Dutc": 259_200_000,
-    "1Wutc": 604_800_000,
-}
+KLINE_TYPES = {"MARKET": "market", "MARK": "mark", "INDEX": "index"}
+"""``kLineType`` of ``/candles`` -> the simulator's candle kind."""
+CHANNEL_CODE_HEADER = "x-channel-api-code"
+"""The optional broker header recorded per order created by a signed REST request."""
+# channel_codes is pruned to the orders the engine still holds once it doubles past this
+_CODES_PRUNE_AT = 10_000
 
 
 class RestFault:
@@ -117,6 +117,10 @@ class RestApi:
         self.global_windows: dict[str, deque[float]] = {}
         self.faults: list[RestFault] = []
         self.ack_delays: list[RestFault] = []
+        # orderId -> X-CHANNEL-API-CODE of the REST request that created it (None: absent)
+        self.channel_codes: dict[str, str | None] = {}
+        self._codes_prune_at = _CODES_PRUNE_AT
+        self._channel_code: str | None = None     # the header of the request being handled
         pub: dict[str, Callable[[dict[str, str]], Any]] = {
             "/api/v2/public/time": self.time,
             _V2 + "market/contracts": self.contracts,
@@ -128,7 +132,9 @@ class RestApi:
             _V2 + "market/symbol-price": self.symbol_price,
             _V2 + "market/open-interest": self.open_interest,
             _V2 + "market/candles": self.candles,
-            _V2 + "market/history-candles": self.candles,
+            _V2 + "market/history-candles": self.history_candles,
+            _V2 + "market/history-mark-candles": self.history_mark_candles,
+            _V2 + "market/history-index-candles": self.history_index_candles,
             _V2 + "market/fills": self.public_fills,
             _V2 + "market/fills-history": self.public_fills_history,
         }
@@ -264,9 +270,11 @@ class RestApi:
                     raise SimError(SIM_CODES["bad_param"], "Parameter verification failed: the "
                                    "body must be a JSON object")
                 assert post is not None
+                self._channel_code = req.headers.get(CHANNEL_CODE_HEADER)
                 try:
                     data = post(acc, body)
                 finally:
+                    self._channel_code = None
                     self.engine.flush()
             return _ok(data)
         except SimError as e:
@@ -440,15 +448,43 @@ class RestApi:
                 "ts": str(self.engine.now_ms())}
 
     def candles(self, q: dict[str, str]) -> Any:
+        """``/candles``: ``kLineType`` picks the kind; only Bitget's recent depth per
+        granularity (``Interval.recent_days``); at most 1000 rows."""
+        kind = KLINE_TYPES.get(q.get("kLineType") or "MARKET")
+        if kind is None:
+            raise SimError("40017", f"kLineType {q.get('kLineType')!r} is not supported; "
+                           f"one of {', '.join(KLINE_TYPES)}")
+        return self._candles(q, kind, True)
+
+    def history_candles(self, q: dict[str, str]) -> Any:
+        """``/history-candles``: market candles, all history, at most 200 rows."""
+        return self._candles(q, "market", False)
+
+    def history_mark_candles(self, q: dict[str, str]) -> Any:
+        """``/history-mark-candles``: mark price candles, all history, at most 200 rows."""
+        return self._candles(q, "mark", False)
+
+    def history_index_candles(self, q: dict[str, str]) -> Any:
+        """``/history-index-candles``: index price candles, all history, at most 200 rows."""
+        return self._candles(q, "index", False)
+
+    def _candles(self, q: dict[str, str], kind: str, recent: bool) -> Any:
         self._product(q)
         m = self.engine.market(q.get("symbol"))
         gran = q.get("granularity") or ""
-        if gran not in GRANULARITY_MS:
-            raise SimError("40017", f"granularity {gran!r} is not supported")
-        limit = _int(q.get("limit"), 100, 1, 1000, "limit")
+        iv = INTERVALS.get(gran)
+        if iv is None:
+            raise SimError("40017", f"granularity {gran!r} is not supported; one of "
+                           f"{' '.join(INTERVALS)}")
+        limit = _int(q.get("limit"), 100, 1, RECENT_LIMIT if recent else HISTORY_LIMIT, "limit")
         start = _int(q.get("startTime"), 0, 0, 1 << 62, "startTime")
         end = _int(q.get("endTime"), 1 << 62, 0, 1 << 62, "endTime")
-        return self.sim.candles(m, GRANULARITY_MS[gran], gran, start, end, limit)
+        if q.get("startTime") and q.get("endTime") and end - start > MAX_SPAN_MS:
+            raise SimError("40017", "the maximum time query range is 90 days")
+        now = self.engine.now_ms()
+        if recent and iv.recent_days is not None:
+            start = max(start, now - iv.recent_days * DAY_MS)
+        return self.sim._candle_rows(m, iv, start, end, limit, kind, now)
 
     def public_fills(self, q: dict[str, str]) -> Any:
         self._product(q)
@@ -474,8 +510,19 @@ class RestApi:
         return out
 
     # ---------------------------------------------------------------- private: orders
+    def _remember_code(self, order_id: str) -> None:
+        """Record the current request's channel code for an order it created."""
+        codes = self.channel_codes
+        codes[order_id] = self._channel_code
+        if len(codes) >= self._codes_prune_at:
+            # the engine forgets old final orders (Engine.forget_history): so does this
+            held = set().union(*(a.orders for a in self.engine.accounts.values()))
+            self.channel_codes = {k: v for k, v in codes.items() if k in held}
+            self._codes_prune_at = max(_CODES_PRUNE_AT, 2 * len(self.channel_codes))
+
     def place_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.place_order(acc, b)
+        self._remember_code(o.order_id)
         return {"orderId": o.order_id, "clientOid": o.client_oid}
 
     def batch_place(self, acc: Account, b: dict[str, Any]) -> Any:
@@ -496,6 +543,7 @@ class RestApi:
                  "marginCoin": b.get("marginCoin"), "marginMode": b.get("marginMode")}
             try:
                 o = self.engine.place_order(acc, p)
+                self._remember_code(o.order_id)
                 ok.append({"orderId": o.order_id, "clientOid": o.client_oid})
             except SimError as e:
                 bad.append({"orderId": "", "clientOid": str(item.get("clientOid") or ""),
@@ -545,11 +593,16 @@ class RestApi:
         sym = self.engine.market(b["symbol"]).symbol if b.get("symbol") else None
         hold = b.get("holdSide")
         done, failed = self.engine.close_positions(acc, sym, str(hold).lower() if hold else None)
+        for o in done:
+            self._remember_code(o.order_id)
         return {"successList": [{"orderId": o.order_id, "clientOid": o.client_oid} for o in done],
                 "failureList": failed}
 
     def modify_order(self, acc: Account, b: dict[str, Any]) -> Any:
         o = self.engine.modify_order(acc, b)
+        new = acc.by_client_oid.get(str(b.get("newClientOid")))
+        if new is not None and new is not o:
+            self._remember_code(new.order_id)
         return {"orderId": o.order_id, "clientOid": o.client_oid}
 
     def order_detail(self, acc: Account, q: dict[str, str]) -> Any:

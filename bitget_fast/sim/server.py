@@ -12,24 +12,29 @@ side (``ws.py``), both over the same engine (``engine.py``) and the seeded backg
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import random
 import ssl
+from bisect import bisect_left, insort
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from picows import ws_create_server
 
+from ..intervals import KINDS, Interval, candle_start, next_start
+from ..intervals import interval as interval_named
+
 from .api import RestApi, RestFault, check_count, check_seconds
-from .contracts import ContractSpec, contract_for, fixed
+from .contracts import ContractSpec, contract_for, fmt_units
 from .engine import SYMBOL_STATUS_ERRORS, Account, Engine, Market
 from .feed import Flow
 from .http import HttpServer, start_http_server
 from .ws import WsHub
 
-__all__ = ["Simulator", "TLS_CERT", "TLS_KEY"]
+__all__ = ["Simulator", "TLS_CERT", "TLS_KEY", "MAX_CANDLE_HISTORY_MINUTES"]
 
 _log = logging.getLogger("bitget_fast.sim")
 
@@ -39,8 +44,20 @@ TLS_CERT = _TLS_DIR / "localhost-cert.pem"
 TLS_KEY = _TLS_DIR / "localhost-key.pem"
 """Its private key. It is published with the package, so it protects nothing beyond tests."""
 
+def _phi(x: float) -> float:
+    """The standard normal CDF."""
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
 _MALFORMED = b'{"action":"update","arg":{"instType":"USDT-FUTURES","channel":"books","instId":'
-_HISTORY_MINUTES = 1440
+_MINUTE = 60_000
+MAX_CANDLE_HISTORY_MINUTES = 200 * 1440
+"""Most seeded 1-minute candles before start (``candle_history_minutes``): 200 days."""
+# int(X) for X ~ N(0, 3), as ticks a seeded minute moves: values and cumulative weights
+_MOVES = range(-15, 16)
+_MOVE_WEIGHTS = list(itertools.accumulate(
+    _phi((abs(k) + 1) / 3) - _phi(abs(k) / 3) if k else _phi(1 / 3) - _phi(-1 / 3)
+    for k in _MOVES))
 
 
 class Simulator:
@@ -51,12 +68,19 @@ class Simulator:
                  tls: bool = False, flow_rate: float = 20.0, book_depth: int = 50,
                  enforce_rate_limits: bool = True, funding_interval_s: float | None = None,
                  ws_idle_timeout_s: float = 120.0,
-                 contracts: Sequence[ContractSpec] | None = None) -> None:
+                 contracts: Sequence[ContractSpec] | None = None,
+                 candle_history_minutes: int = 1440) -> None:
         specs = list(contracts) if contracts is not None else [contract_for(s) for s in symbols]
         if not specs:
             raise ValueError("the simulator needs at least one symbol")
         if flow_rate < 0:
             raise ValueError("flow_rate must be >= 0 (events per second per symbol; 0 = paused)")
+        if type(candle_history_minutes) is not int or \
+                not 0 <= candle_history_minutes <= MAX_CANDLE_HISTORY_MINUTES:
+            raise ValueError(f"candle_history_minutes must be an integer in [0, "
+                             f"{MAX_CANDLE_HISTORY_MINUTES}] (200 days), not "
+                             f"{candle_history_minutes!r}")
+        self.candle_history_minutes = candle_history_minutes
         self.seed = seed
         self.host = host
         self.tls = tls
@@ -77,7 +101,10 @@ class Simulator:
         self._http: HttpServer | None = None
         self._ws: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._candles: dict[str, dict[int, list[Any]]] = {}
+        # symbol -> kind (market, mark, index) -> its 1-minute candles
+        self._series: dict[str, dict[str, _CandleSeries]] = {}
+        # (symbol, interval) -> [bucket, folded up to, row of the folded minutes, late, prev close]
+        self._live_cache: dict[tuple[str, str], list[Any]] = {}
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -91,7 +118,7 @@ class Simulator:
             if self.book_depth > 0:
                 flow.seed_book()
             m.next_funding_ms = now + int(self._funding_interval_s(m) * 1000)
-            self._candles[sym] = self._history(m, now)
+            self._seed_candles(m, now)
         self.hub.rebuild()
         await self._listen()
         self._tasks = [asyncio.create_task(self._flow_loop(), name="bitget-fast-sim-flow"),
@@ -210,6 +237,7 @@ class Simulator:
             raise ValueError(f"price must be at least one tick, not {price!r}")
         m.mark = m.index = units
         self.flows[m.symbol].fair = units
+        self._sample_prices(m, self.engine.now_ms())
         self.engine.flush()
 
     def set_symbol_status(self, symbol: str, status: str) -> None:
@@ -370,8 +398,10 @@ class Simulator:
         while True:
             await asyncio.sleep(0.1)
             try:
-                self.hub.sweep()
                 now = self.engine.now_ms()
+                for m in self.engine.markets.values():
+                    self._sample_prices(m, now)
+                self.hub.sweep()
                 for m in self.engine.markets.values():
                     if now >= m.next_funding_ms:
                         self.engine.settle_funding(m.symbol)
@@ -380,70 +410,270 @@ class Simulator:
                 _log.exception("simulator sweep failed")
 
     # ------------------------------------------------------------------ candles
-    def _history(self, m: Market, now_ms: int) -> dict[int, list[Any]]:
-        """Seeded 1-minute candles for the day before start, ending at the start price."""
+    def _seed_candles(self, m: Market, now_ms: int) -> None:
+        """Seeded 1-minute history before start, ending at the start price, for each kind.
+
+        Market: a seeded random walk back from the last price, one minute at a time. Mark
+        and index: each minute goes from the market minute's open to its close
+        with no wick beyond them (the two prices are one fair price here, and a fair price
+        does not follow single trades); volumes 0.
+        """
         rng = random.Random(f"{self.seed}:{m.symbol}:candles")
+        rand = rng.random
         spec = m.spec
-        minute = now_ms - now_ms % 60_000
-        price = m.mark
-        rows: dict[int, list[Any]] = {}
-        lot = spec.lot
-        for i in range(1, _HISTORY_MINUTES + 1):
-            t = minute - i * 60_000
+        tick, lot = spec.tick, spec.lot
+        minute = now_ms - now_ms % _MINUTE
+        n = self.candle_history_minutes
+        first = minute - n * _MINUTE
+        price = m.last
+        market: dict[int, list[int]] = {}
+        mark: dict[int, list[int]] = {}
+        index: dict[int, list[int]] = {}
+        # four moves a minute, in ticks: int(N(0, 3)) drawn in one call (gauss() one by one
+        # was most of the time a long history took)
+        moves = iter(rng.choices(_MOVES, cum_weights=_MOVE_WEIGHTS, k=4 * n))
+        t = minute
+        for a, b, c, d in zip(moves, moves, moves, moves):
+            t -= _MINUTE
             close = price
-            moves = [close + spec.tick * int(rng.gauss(0, 3)) for _ in range(4)]
-            open_ = max(spec.tick, moves[0])
-            hi = max(open_, close, *moves)
-            lo = max(spec.tick, min(open_, close, *moves))
-            vol = lot * (1 + int(rng.random() * 2000))
-            rows[t] = [open_, hi, lo, close, vol, spec.notional((hi + lo) // 2, vol)]
+            a = close + tick * a
+            b = close + tick * b
+            c = close + tick * c
+            d = close + tick * d
+            open_ = a if a > tick else tick
+            hi = max(open_, close, a, b, c, d)
+            lo = min(open_, close, a, b, c, d)
+            if lo < tick:
+                lo = tick
+            vol = lot * (1 + int(rand() * 2000))
+            market[t] = [open_, hi, lo, close, vol, (hi + lo) // 2 * vol]
+            if open_ < close:
+                mark[t] = [open_, close, open_, close, 0, 0]
+                index[t] = [open_, close, open_, close, 0, 0]
+            else:
+                mark[t] = [open_, open_, close, close, 0, 0]
+                index[t] = [open_, open_, close, close, 0, 0]
             price = open_
-        return rows
+        keys = list(range(first, minute, _MINUTE))
+        self._series[m.symbol] = {
+            "market": _CandleSeries(market, keys, first, m.last),
+            "mark": _CandleSeries(mark, keys[:], first, m.mark),
+            "index": _CandleSeries(index, keys[:], first, m.index)}
+        self._sample_prices(m, now_ms)
+
+    def _sample_prices(self, m: Market, now_ms: int) -> None:
+        """Fold the current mark and index prices into their 1-minute candles."""
+        series = self._series.get(m.symbol)
+        if series is not None:
+            series["mark"].sample(now_ms, m.mark)
+            series["index"].sample(now_ms, m.index)
 
     def record_trades(self, m: Market, trades: list[tuple[str, int, int, str, int]]) -> None:
-        """Fold public trades into the 1-minute candles."""
-        rows = self._candles.get(m.symbol)
-        if rows is None:
+        """Fold public trades into the market 1-minute candles."""
+        series = self._series.get(m.symbol)
+        if series is None:
             return
+        s = series["market"]
         for _tid, p, q, _side, ts in trades:
-            t = ts - ts % 60_000
-            r = rows.get(t)
-            if r is None:
-                rows[t] = [p, p, p, p, q, m.spec.notional(p, q)]
-            else:
-                if p > r[1]:
-                    r[1] = p
-                if p < r[2]:
-                    r[2] = p
-                r[3] = p
-                r[4] += q
-                r[5] += m.spec.notional(p, q)
+            s.trade(ts, p, q)
 
-    def candles(self, m: Market, gran_ms: int, gran: str, start: int, end: int,
-                limit: int) -> list[list[str]]:
-        """Candles of ``gran`` in [start, end], oldest first, the newest ``limit`` of them."""
-        rows = self._candles.get(m.symbol, {})
-        offset = 0 if gran.endswith("utc") or gran_ms < 21_600_000 else 8 * 3_600_000
-        buckets: dict[int, list[Any]] = {}
-        for t in sorted(rows):
-            b = (t + offset) // gran_ms * gran_ms - offset
-            if not start <= b <= end:
+    def candles(self, symbol: str, interval: str, start_ms: int = 0, end_ms: int = 2**62,
+                limit: int | None = None, kind: str = "market") -> list[list[str]]:
+        """Candles of ``interval`` (an ``intervals.INTERVALS`` name) and ``kind`` (``market``,
+        ``mark`` or ``index``) starting in [start_ms, end_ms], oldest first; the newest
+        ``limit`` of them when more match (Bitget aligns from endTime).
+
+        Rows are ``[start, open, high, low, close, baseVolume, quoteVolume]`` strings, built
+        from 1-minute candles (open first, high max, low min, close last, volumes summed).
+        The series is dense from the bucket of the first history minute to the in-progress
+        bucket, which is included: a bucket without trades is flat at the previous close
+        with volumes "0" (UNCERTAIN: our reading of Bitget, which may omit such buckets).
+        Empty before :meth:`start`.
+        """
+        m = self.engine.market(symbol)
+        iv = interval_named(interval)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise ValueError(f"limit must be None or an integer >= 0, not {limit!r}")
+        return self._candle_rows(m, iv, start_ms, end_ms, limit, kind, self.engine.now_ms())
+
+    def _candle_rows(self, m: Market, iv: Interval, start_ms: int, end_ms: int,
+                     limit: int | None, kind: str, now: int) -> list[list[str]]:
+        series = self._series.get(m.symbol)
+        if series is None or limit == 0:
+            return []
+        s = series[kind]
+        first_b = candle_start(s.first, iv)
+        hi = min(end_ms, now)
+        lo = max(start_ms, first_b)
+        if hi < lo:
+            return []
+        b_hi = candle_start(hi, iv)
+        starts: list[int] | range
+        if iv.ms:
+            b_lo = candle_start(lo, iv)
+            if b_lo < lo:
+                b_lo += iv.ms
+            count = (b_hi - b_lo) // iv.ms + 1 if b_hi >= b_lo else 0
+            if limit is not None and count > limit:
+                count = limit
+            starts = range(b_hi - (count - 1) * iv.ms, b_hi + 1, iv.ms)
+        else:
+            starts = []
+            b = b_hi
+            while b >= lo and (limit is None or len(starts) < limit):
+                starts.append(b)
+                b = candle_start(b - 1, iv)
+            starts.reverse()
+        if not starts:
+            return []
+        end_minute = now - now % _MINUTE + _MINUTE
+        prev = s.close_before(max(starts[0], s.first))
+        out = []
+        fmt = self._candle_strs
+        for b in starts:
+            row = s.dense(max(b, s.first), min(next_start(b, iv), end_minute), prev)
+            if row is None:
                 continue
-            o, h, lo, c, v, qv = rows[t]
-            agg = buckets.get(b)
-            if agg is None:
-                buckets[b] = [o, h, lo, c, v, qv]
-            else:
-                agg[1] = max(agg[1], h)
-                agg[2] = min(agg[2], lo)
-                agg[3] = c
-                agg[4] += v
-                agg[5] += qv
+            prev = row[3]
+            out.append(fmt(m, b, row))
+        return out
+
+    @staticmethod
+    def _candle_strs(m: Market, b: int, row: list[int]) -> list[str]:
+        """One candle as Bitget's 7 strings. The quote volume is exact (price decimals plus
+        size decimals), so candles add up to their 1-minute rows; zero volumes print "0"."""
         spec = m.spec
-        out = [[str(b), spec.price_str(o), spec.price_str(h), spec.price_str(lo), spec.price_str(c),
-                spec.size_str(v), format(fixed(qv, Decimal("1e-4")), "f")]
-               for b, (o, h, lo, c, v, qv) in sorted(buckets.items())]
-        return out[-limit:]
+        o, h, lo, c, v, qv = row
+        price = spec.price_str
+        return [str(b), price(o), price(h), price(lo), price(c), spec.size_str(v) if v else "0",
+                fmt_units(qv, spec.price_place + spec.volume_place) if qv else "0"]
+
+    def _live_candle(self, m: Market, iv: Interval, now: int) -> tuple[int, list[str]]:
+        """The in-progress market candle of ``iv`` at ``now`` (start, 7 strings), equal to
+        what :meth:`candles` gives for it; the completed minutes of the bucket are folded
+        once and cached, so a WebSocket tick costs one minute's work."""
+        s = self._series[m.symbol]["market"]
+        b = candle_start(now, iv)
+        lo = max(b, s.first)
+        cur = max(now - now % _MINUTE, lo)
+        key = (m.symbol, iv.name)
+        c = self._live_cache.get(key)
+        if c is None or c[0] != b or c[3] != s.late or c[1] > cur:
+            c = self._live_cache[key] = [b, lo, None, s.late, s.close_before(lo)]
+        if c[1] < cur:
+            part = s.dense(c[1], cur, c[2][3] if c[2] else c[4])
+            c[2] = part if c[2] is None else _combine(c[2], part)  # type: ignore[arg-type]
+            c[1] = cur
+            if cur > s.sealed:
+                s.sealed = cur
+        tail = s.dense(cur, cur + _MINUTE, c[2][3] if c[2] else c[4])
+        assert tail is not None
+        return b, self._candle_strs(m, b, tail if c[2] is None else _combine(c[2], tail))
+
+    def channel_api_code(self, order_id: str) -> str | None:
+        """The ``X-CHANNEL-API-CODE`` header of the REST request that created ``order_id``
+        (None: sent without it); KeyError for an order the REST API did not create (or one
+        forgotten since by ``Engine.forget_history``)."""
+        return self.rest.channel_codes[str(order_id)]
+
+
+class _CandleSeries:
+    """One symbol's 1-minute candles of one kind: rows ``[open, high, low, close, base
+    units, quote units]`` (quote units: price units x size units, exact) keyed by minute
+    start, and their keys in order, so a range is two bisections and a walk."""
+
+    __slots__ = ("rows", "keys", "first", "base", "late", "sealed")
+
+    def __init__(self, rows: dict[int, list[int]], keys: list[int], first: int, base: int) -> None:
+        self.rows = rows
+        self.keys = keys
+        self.first = first          # the first minute of the series (dense from here)
+        self.base = base            # the close before any row
+        self.late = 0               # writes into minutes a reader has taken as final
+        self.sealed = first         # minutes before this were cached as final
+
+    def _row(self, minute: int, p: int) -> list[int]:
+        """The row of ``minute`` (created flat at ``p``); counts a write a reader took as final."""
+        if minute < self.sealed:
+            self.late += 1
+        r = self.rows.get(minute)
+        if r is None:
+            r = self.rows[minute] = [p, p, p, p, 0, 0]
+            keys = self.keys
+            if not keys or minute > keys[-1]:
+                keys.append(minute)
+            else:
+                insort(keys, minute)
+        return r
+
+    def trade(self, ts: int, p: int, q: int) -> None:
+        """Fold one trade in."""
+        minute = ts - ts % _MINUTE
+        r = self.rows.get(minute)
+        if r is None or minute < self.sealed:
+            r = self._row(minute, p)
+        if p > r[1]:
+            r[1] = p
+        if p < r[2]:
+            r[2] = p
+        r[3] = p
+        r[4] += q
+        r[5] += p * q
+
+    def sample(self, ts: int, p: int) -> None:
+        """Fold one price sample in (mark, index): open first, close last."""
+        minute = ts - ts % _MINUTE
+        r = self.rows.get(minute)
+        if r is None or minute < self.sealed:
+            r = self._row(minute, p)
+        if p > r[1]:
+            r[1] = p
+        if p < r[2]:
+            r[2] = p
+        r[3] = p
+
+    def close_before(self, t: int) -> int:
+        """The close of the last row before ``t`` (the base price when there is none)."""
+        i = bisect_left(self.keys, t)
+        return self.rows[self.keys[i - 1]][3] if i else self.base
+
+    def dense(self, lo: int, hi: int, prev: int) -> list[int] | None:
+        """The minutes [lo, hi) folded into one row, a missing minute being flat at the close
+        before it (``prev`` before ``lo``); None when the range is empty."""
+        if lo >= hi:
+            return None
+        keys = self.keys
+        i = bisect_left(keys, lo)
+        j = bisect_left(keys, hi, i)
+        if i == j:
+            return [prev, prev, prev, prev, 0, 0]
+        rows = self.rows
+        k = keys[i]
+        o, h, low, c, v, qv = rows[k]
+        if k != lo:        # flat minutes at ``prev`` come first
+            o = prev
+            if prev > h:
+                h = prev
+            if prev < low:
+                low = prev
+        for k in keys[i + 1:j]:
+            r = rows[k]
+            if r[1] > h:
+                h = r[1]
+            if r[2] < low:
+                low = r[2]
+            c = r[3]
+            v += r[4]
+            qv += r[5]
+        return [o, h, low, c, v, qv]
+
+
+def _combine(a: list[int], b: list[int]) -> list[int]:
+    """Two consecutive candles as one."""
+    return [a[0], a[1] if a[1] > b[1] else b[1], a[2] if a[2] < b[2] else b[2], b[3],
+            a[4] + b[4], a[5] + b[5]]
 
 
 def _number(v: Any, name: str, lo: Any, hi: Any) -> Decimal:

@@ -2,8 +2,9 @@
 
 Implements :class:`~bitget_fast.sim.engine.EngineListener`: book changes become ``books``
 updates (seq +1 per change, checksum of the top 25 from :func:`reference.checksum`),
-``books1/5/15`` snapshots when their levels change, ``trade`` and ``ticker`` pushes, and
-private ``orders``/``fill``/``positions``/``account`` pushes for logged-in connections.
+``books1/5/15`` snapshots when their levels change, ``trade`` and ``ticker`` pushes,
+``candle<interval>`` snapshots and updates (from the sweep tick, at most one per channel per
+tick), and private ``orders``/``fill``/``positions``/``account`` pushes for logged-in connections.
 Bitget's limits are enforced: 10 inbound messages/s per connection (more closes it),
 240 subscribe requests per hour and 1000 channels per connection, requests <= 4096 bytes,
 100 connections per IP, and no ``ping`` for ``idle_timeout_s`` closes the connection.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
 
+from ..intervals import INTERVALS, Interval, candle_start
 from . import reference
 from .contracts import PRODUCT_TYPE, fixed, fmt_units
 from .engine import Account, Market, SimError
@@ -30,12 +32,19 @@ from .engine import Account, Market, SimError
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["WsHub", "Conn", "answer_control", "BOOK_CHANNELS", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
+__all__ = ["WsHub", "Conn", "answer_control", "BOOK_CHANNELS", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS",
+           "CANDLE_CHANNELS", "CANDLE_SNAPSHOT_ROWS"]
 
 _log = logging.getLogger("bitget_fast.sim.ws")
 
 BOOK_CHANNELS = {"books": 0, "books1": 1, "books5": 5, "books15": 15}
-PUBLIC_CHANNELS = frozenset(BOOK_CHANNELS) | {"trade", "ticker"}
+CANDLE_CHANNELS: dict[str, Interval] = {iv.ws_channel: iv for iv in INTERVALS.values()
+                                        if iv.ws_channel is not None}
+"""``candle<interval>`` channel -> its interval (market candles; no 3m, no 2H on Bitget's WS)."""
+PUBLIC_CHANNELS = frozenset(BOOK_CHANNELS) | {"trade", "ticker"} | frozenset(CANDLE_CHANNELS)
+# Rows in a candle channel's snapshot, the last one in progress (UNCERTAIN: Bitget's count
+# is not documented).
+CANDLE_SNAPSHOT_ROWS = 100
 PRIVATE_CHANNELS = frozenset({"orders", "fill", "positions", "account"})
 CHECKSUM_DEPTH = 25
 SNAPSHOT_DEPTH = 400           # levels per side in a books snapshot (UNCERTAIN on Bitget: "full")
@@ -59,7 +68,7 @@ class _MarketFeed:
 
     __slots__ = ("market", "subs", "bp", "bs", "ap", "as_", "last_cs", "last_top", "corrupt",
                  "skip_top", "skip_deep", "ticker_dirty", "arg_cache", "pstr", "books_head",
-                 "books_subs")
+                 "books_subs", "candle_dirty", "candle_last")
 
     def __init__(self, market: Market) -> None:
         self.market = market
@@ -76,6 +85,9 @@ class _MarketFeed:
         self.skip_top = 0
         self.skip_deep = 0
         self.ticker_dirty = True
+        self.candle_dirty = False      # trades since the last candle pushes
+        # candle channel -> (start, row) of the in-progress candle last pushed to its subscribers
+        self.candle_last: dict[str, tuple[int, list[str]]] = {}
         self.arg_cache = {ch: b'{"instType":"USDT-FUTURES","channel":"%s","instId":"%s"}'
                           % (ch.encode(), market.symbol.encode()) for ch in PUBLIC_CHANNELS}
         self.books_head = ('{"action":"update","arg":' + self.arg_cache["books"].decode()
@@ -427,6 +439,44 @@ class WsHub:
             if f.ticker_dirty and f.subs["ticker"]:
                 f.ticker_dirty = False
                 self._push(f, "ticker", self.ticker_msg(f))
+            self.candle_pushes(f)
+
+    def candle_pushes(self, f: _MarketFeed) -> None:
+        """One sweep tick of candle updates: for each subscribed channel, the in-progress
+        candle when trades changed it, or, once the clock has entered a new bucket, the
+        final rows of the buckets since the last push and the new in-progress one."""
+        subs = f.subs
+        dirty, f.candle_dirty = f.candle_dirty, False
+        now = -1
+        for ch, iv in CANDLE_CHANNELS.items():
+            if not subs[ch]:
+                continue
+            if now < 0:
+                now = self.engine.now_ms()
+            last = f.candle_last.get(ch)
+            b = candle_start(now, iv)
+            if last is not None and last[0] == b:
+                if not dirty:
+                    continue
+                _, row = self.sim._live_candle(f.market, iv, now)
+                if row == last[1]:
+                    continue
+                rows = [row]
+            else:
+                # a roll: from the last pushed bucket (final now) to the in-progress one
+                rows = self.sim._candle_rows(f.market, iv, last[0] if last else b, now,
+                                             CANDLE_SNAPSHOT_ROWS, "market", now)
+                if not rows:
+                    continue
+                row = rows[-1]
+            f.candle_last[ch] = (b, row)
+            self._push(f, ch, self.candle_msg(f, ch, "update", rows, now))
+
+    def candle_msg(self, f: _MarketFeed, ch: str, action: str, rows: list[list[str]],
+                   now: int) -> bytes:
+        """A candle push: each row's 7 strings plus usdtVolume (= quoteVolume)."""
+        return b'{"action":"%s","arg":%s,"data":%s,"ts":%d}' % (
+            action.encode(), f.arg_cache[ch], orjson.dumps([[*r, r[6]] for r in rows]), now)
 
     # public -------------------------------------------------------------------
     def public_subscribe(self, conn: Conn, op: str, arg: dict[str, Any]) -> None:
@@ -450,8 +500,18 @@ class WsHub:
             conn.error(30002, "Over 1000 channels on this connection", arg)
             return
         conn.channels.add(key)
+        first = not f.subs[ch]
         f.subs[ch].add(conn)
         conn.send_json({"event": "subscribe", "arg": ack_arg})
+        iv = CANDLE_CHANNELS.get(ch)
+        if iv is not None:
+            now = self.engine.now_ms()
+            rows = self.sim._candle_rows(f.market, iv, 0, now, CANDLE_SNAPSHOT_ROWS, "market",
+                                         now)
+            if rows and (first or ch not in f.candle_last):
+                f.candle_last[ch] = (int(rows[-1][0]), rows[-1])
+            conn.send_raw(self.candle_msg(f, ch, "snapshot", rows, now))
+            return
         if ch == "books":
             f.last_cs = f.checksum()
             conn.send_raw(self.books_snapshot(f))
@@ -576,6 +636,7 @@ class WsHub:
     def on_trades(self, market: Market, trades: list[tuple[str, int, int, str, int]]) -> None:
         f = self.feeds[market.symbol]
         f.ticker_dirty = True
+        f.candle_dirty = True
         self.sim.record_trades(market, trades)
         if f.subs["trade"]:
             self._push(f, "trade", self.trade_msg(f, trades))

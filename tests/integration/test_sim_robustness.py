@@ -207,6 +207,8 @@ def place_params(sym: str = "BTCUSDT", price: str = "60000.0", size: str = "0.01
 SYM_Q = {"productType": PT, "symbol": "BTCUSDT"}
 PAGE_Q = {**SYM_Q, "limit": "10", "idLessThan": "1300000000000000009", "startTime": "0",
           "endTime": "9999999999999"}
+# a range within the candles' 90 days, so unmutated queries reach the candle code
+CANDLE_Q = {**SYM_Q, "limit": "10", "startTime": "1700000000000", "endTime": "1707000000000"}
 PUBLIC_GET: dict[str, dict[str, Any]] = {
     "/api/v2/public/time": {},
     V2 + "market/contracts": SYM_Q,
@@ -217,8 +219,10 @@ PUBLIC_GET: dict[str, dict[str, Any]] = {
     V2 + "market/funding-time": SYM_Q,
     V2 + "market/symbol-price": SYM_Q,
     V2 + "market/open-interest": SYM_Q,
-    V2 + "market/candles": {**PAGE_Q, "granularity": "5m"},
-    V2 + "market/history-candles": {**PAGE_Q, "granularity": "1H"},
+    V2 + "market/candles": {**CANDLE_Q, "granularity": "5m", "kLineType": "MARK"},
+    V2 + "market/history-candles": {**CANDLE_Q, "granularity": "1H"},
+    V2 + "market/history-mark-candles": {**CANDLE_Q, "granularity": "1Mutc"},
+    V2 + "market/history-index-candles": {**CANDLE_Q, "granularity": "3D"},
     V2 + "market/fills": {**SYM_Q, "limit": "5"},
     V2 + "market/fills-history": PAGE_Q,
     V2 + "market/history-fund-rate": SYM_Q,     # listed in the limits, no handler: 404
