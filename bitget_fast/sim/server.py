@@ -20,7 +20,7 @@ import ssl
 from bisect import bisect_left, insort
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from picows import ws_create_server
 
@@ -69,7 +69,8 @@ class Simulator:
                  enforce_rate_limits: bool = True, funding_interval_s: float | None = None,
                  ws_idle_timeout_s: float = 120.0,
                  contracts: Sequence[ContractSpec] | None = None,
-                 candle_history_minutes: int = 1440) -> None:
+                 candle_history_minutes: int = 1440,
+                 clock_ms: Callable[[], int] | None = None) -> None:
         specs = list(contracts) if contracts is not None else [contract_for(s) for s in symbols]
         if not specs:
             raise ValueError("the simulator needs at least one symbol")
@@ -90,7 +91,7 @@ class Simulator:
         self.funding_interval_s = funding_interval_s
         self.ws_idle_timeout_s = ws_idle_timeout_s
         self.ws_events_first = False
-        self.engine = Engine(specs)
+        self.engine = Engine(specs, clock_ms=clock_ms)
         self.flows = {m.symbol: Flow(self.engine, m, seed, depth=max(book_depth, 1))
                       for m in self.engine.markets.values()}
         self.hub = WsHub(self)

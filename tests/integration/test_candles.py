@@ -178,7 +178,7 @@ async def test_live_continues_gapless_across_a_dropped_connection():
             n = len(closed())
             await next_minute()
             await until_true(lambda: len(closed()) >= n + 1)
-            # quiet: no trade, the clock alone closes the candle
+            # quiet: no trade in the minute; it closes all the same
             sim.flow_rate = 0
             n = len(closed())
             await next_minute()

@@ -87,6 +87,13 @@ async def test_a_strategy_trades_on_paper_against_the_replayed_live_book(tmp_pat
             assert (c.tick, c.min_trade_num, c.size_multiplier) == \
                 (Decimal("0.01"), Decimal("0.01"), Decimal("0.01"))
             assert bp.balances["USDT"].equity == Decimal(100_000)
+            # public market reads (candles) go to Bitget's REST, not to the local exchange
+            assert bp.public_rest is not bp.rest
+            assert bp.public_rest.base_url == bitget_rest.rest_url
+            now = bp.public_rest.now_ms()
+            got = [c async for c in bp.candles(SYM, "1H", now - 6 * 3_600_000, now - 3_600_000)]
+            want = bitget_rest.candles(SYM, "1H", got[0].start_ms, got[-1].start_ms)
+            assert [(c.start_ms, str(c.close)) for c in got] == [(int(r[0]), r[4]) for r in want]
             with pytest.raises(ConfigurationError, match="not one of the symbols"):
                 await bp.book("UNIUSDT")
             book = await bp.book(SYM)
