@@ -1,8 +1,8 @@
 """The simulator's candles over loopback: REST (/candles, history, mark, index), WebSocket
 ``candle<interval>`` channels, and the broker header it records per order.
 
-Most tests drive the exchange clock: ``sim.engine._clock`` (the engine's injectable clock,
-set before ``start()``) is replaced by a :class:`Clock` the test moves, with the background
+Most tests drive the exchange clock: ``Simulator(clock_ms=...)`` is a :class:`Clock` the
+test moves, with the background
 flow frozen (``flow_rate=0``). Trades then happen only when the test runs ``sim.advance``
 (background events through the real matching engine), at the instant the clock shows.
 Nothing here depends on how fast the machine is: waits are bounded by generous timeouts.
@@ -47,9 +47,7 @@ def clocked(clock: Clock, **kw: Any) -> Simulator:
     """A frozen simulator (no background flow) on ``clock``."""
     kw.setdefault("flow_rate", 0)
     kw.setdefault("enforce_rate_limits", False)
-    sim = Simulator(["BTCUSDT"], seed=kw.pop("seed", 4), **kw)
-    sim.engine._clock = clock   # the engine's injectable clock (Engine(clock_ms=...))
-    return sim
+    return Simulator(["BTCUSDT"], seed=kw.pop("seed", 4), clock_ms=clock, **kw)
 
 
 def trade(sim: Simulator, symbol: str = "BTCUSDT", n: int = 1) -> list[tuple]:
