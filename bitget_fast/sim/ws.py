@@ -42,9 +42,9 @@ CANDLE_CHANNELS: dict[str, Interval] = {iv.ws_channel: iv for iv in INTERVALS.va
                                         if iv.ws_channel is not None}
 """``candle<interval>`` channel -> its interval (market candles; no 3m, no 2H on Bitget's WS)."""
 PUBLIC_CHANNELS = frozenset(BOOK_CHANNELS) | {"trade", "ticker"} | frozenset(CANDLE_CHANNELS)
-CANDLE_SNAPSHOT_ROWS = 100
-"""Rows in a candle channel's snapshot, the last one in progress (UNCERTAIN: Bitget's count
-is not documented)."""
+CANDLE_SNAPSHOT_ROWS = 1000
+"""Rows in a candle channel's snapshot, the last one in progress (undocumented; the real V1
+recording in tests/fixtures has snapshots of 1000 rows)."""
 PRIVATE_CHANNELS = frozenset({"orders", "fill", "positions", "account"})
 CHECKSUM_DEPTH = 25
 SNAPSHOT_DEPTH = 400           # levels per side in a books snapshot (UNCERTAIN on Bitget: "full")

@@ -14,6 +14,11 @@ mutators of test_book_fuzz.py:
 * ``rest``: one HTTP reply body and status through the REST client's envelope decoding, then
   its data into the consumer of that endpoint (contracts -> rules, order detail -> tracker,
   fills, positions, accounts). Typed errors only.
+* ``candles``: one candle push through MarketData's candle path into the candle feed's live
+  reader, and its rows as a REST page through the page checks. The live reader never raises
+  and keeps only real candles (on the grid, low <= open, close <= high, volumes >= 0, not
+  ahead of the clock); a page is a typed :class:`CandleError` or sorted, unique candles of
+  the window asked for.
 
 ``pytest`` runs a seeded smoke of each (a few seconds). ``BITGET_FAST_FUZZ_SECONDS=N`` runs
 each target for N seconds more (seed ``BITGET_FAST_FUZZ_SEED``) and prints its count;
@@ -49,7 +54,7 @@ FIXTURES = HERE.parent / "fixtures"
 DOCS = FIXTURES / "docs-examples"
 REAL = FIXTURES / "real"
 FUZZ_SECONDS = float(os.environ.get("BITGET_FAST_FUZZ_SECONDS", "0") or 0)
-SMOKE = {"public": 600, "private": 4000, "rest": 4000}
+SMOKE = {"public": 600, "private": 4000, "rest": 4000, "candles": 3000}
 _HEAD = struct.Struct("<IBBHq")
 
 
@@ -254,6 +259,61 @@ def run_rest(path: str, body: bytes, status: int = 200, changes_orders: bool = F
         assert o.status in STATUSES and o.filled_size >= 0, o
 
 
+def candle_seeds() -> list[bytes]:
+    """The real recording's candle pushes (V1: 6 fields) in V2's shape: USDT-FUTURES, 8 fields."""
+    out = []
+    for line in (REAL / "cryptofeed_BITGET.ws.2.0.txt").read_bytes().splitlines():
+        if b'"channel":"candle1m"' not in line or b'"data"' not in line:
+            continue
+        msg = orjson.loads(line.partition(b": ")[2])
+        msg["arg"]["instType"] = "USDT-FUTURES"
+        rows = msg["data"][-3:]    # a snapshot's last rows, or an update's one
+        quote = [str(Decimal(r[4]) * Decimal(r[5])) for r in rows]
+        msg["data"] = [r + [q, q] for r, q in zip(rows, quote)]
+        msg["ts"] = int(rows[-1][0]) + 1500
+        out.append(orjson.dumps(msg))
+    return out
+
+
+class Candles:
+    """MarketData's candle path (never started) into a CandleFeed's readers."""
+
+    LATEST = 1649290080000 + 60_000   # the clock: the recording's last candle, plus one
+
+    def __init__(self) -> None:
+        from bitget_fast import CandleFeed, RestClient
+
+        self.got: list[tuple[str, Any]] = []
+        md = MarketData(["DASHUSDT", "UNIUSDT"], book_channel=None, candles=["candle1m"],
+                        on_candles=lambda s, ch, a, d: self.got.append((a, d)))
+        self.md, self.conn = md, md._conns[0]
+        self.feed = CandleFeed(RestClient("http://127.0.0.1:9"), "DASHUSDT", "1m")
+
+    def run(self, raw: bytes) -> None:
+        from bitget_fast.candles import CandleError
+
+        self.got.clear()
+        self.conn._ws_push(102, raw)
+        if not self.got:
+            return    # not a candle push on a subscribed channel: counted by MarketData
+        assert len(self.got) == 1
+        _action, data = self.got[0]
+        rows, dropped = self.feed._live_rows(data, self.LATEST)
+        n = len(data) if isinstance(data, list) else 1
+        assert len(rows) + dropped == n, (len(rows), dropped, n)
+        for c in rows:
+            assert c.start_ms % 60_000 == 0 and c.start_ms <= self.LATEST
+            assert 0 < c.low <= min(c.open, c.close) and max(c.open, c.close) <= c.high
+            assert c.base_volume >= 0 and c.quote_volume >= 0 and not c.closed
+        lo, hi = 1649230080000, self.LATEST + 60_000
+        try:
+            page = self.feed._check_page(data, lo, hi, "/api/v2/mix/market/candles")
+        except CandleError:
+            return
+        starts = [c.start_ms for c in page]
+        assert starts == sorted(set(starts)) and all(lo <= t < hi for t in starts)
+
+
 # ------------------------------------------------------------------------------- driver
 def _mutate_frames(rng: random.Random, frames: list[bytes], pool: list[bytes]) -> list[bytes]:
     out = list(frames)
@@ -295,6 +355,22 @@ def fuzz(target: str, seed: int, *, count: int | None = None,
         finally:
             pub.close()
         return n
+    if target == "candles":
+        cseeds = candle_seeds()
+        cand = Candles()
+        for raw in cseeds:
+            cand.run(raw)
+        while (count is None or n < count) and (deadline is None or time.monotonic() < deadline):
+            raw = rng.choice(cseeds)
+            for _ in range(1 + int(rng.expovariate(1.0))):
+                raw = bookfuzz.mutate(rng, raw, cseeds)
+            try:
+                cand.run(raw)
+            except AssertionError as exc:
+                raise AssertionError(f"candles seed={seed} input {n}: {exc}; {raw[:300]!r}") \
+                    from exc
+            n += 1
+        return n
     seeds: list[Any] = private_seeds() if target == "private" else rest_seeds()
     pool = [s if isinstance(s, bytes) else s[1] for s in seeds]
     run: Callable[..., None] = run_private if target == "private" else run_rest
@@ -334,6 +410,11 @@ def test_seeds_are_accepted_as_documented() -> None:
         pub.run(md_frames)
     finally:
         pub.close()
+    cand = Candles()
+    for raw in candle_seeds():
+        cand.run(raw)
+        _action, data = cand.got[0]
+        assert cand.feed._live_rows(data, Candles.LATEST)[1] == 0    # every real row kept
 
 
 @pytest.mark.skipif(not FUZZ_SECONDS, reason="set BITGET_FAST_FUZZ_SECONDS for a long run")
