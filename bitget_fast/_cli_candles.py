@@ -7,6 +7,7 @@ import asyncio
 import datetime as _dt
 import json
 import sys
+from decimal import Decimal
 from typing import Any, TextIO
 
 from bitget_fast._term import Progress
@@ -54,18 +55,22 @@ def _iso(ms: int) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _num(d: Decimal) -> str:
+    return format(d, "f")   # the digits Bitget sent, never an exponent ("1.234E-7")
+
+
 def format_csv(c: Candle) -> str:
     """One CSV line of ``c`` (the columns of ``CSV_HEADER``)."""
-    return (f"{_iso(c.start_ms)},{c.start_ms},{c.open},{c.high},{c.low},{c.close},"
-            f"{c.base_volume},{c.quote_volume}\n")
+    return (f"{_iso(c.start_ms)},{c.start_ms},{_num(c.open)},{_num(c.high)},{_num(c.low)},"
+            f"{_num(c.close)},{_num(c.base_volume)},{_num(c.quote_volume)}\n")
 
 
 def format_json(c: Candle) -> str:
     """One JSON line of ``c``: numbers as exact strings, the start as ms and ISO-8601."""
-    return json.dumps({"start": _iso(c.start_ms), "start_ms": c.start_ms, "open": str(c.open),
-                       "high": str(c.high), "low": str(c.low), "close": str(c.close),
-                       "base_volume": str(c.base_volume), "quote_volume": str(c.quote_volume)},
-                      separators=(",", ":")) + "\n"
+    return json.dumps({"start": _iso(c.start_ms), "start_ms": c.start_ms,
+                       "open": _num(c.open), "high": _num(c.high), "low": _num(c.low),
+                       "close": _num(c.close), "base_volume": _num(c.base_volume),
+                       "quote_volume": _num(c.quote_volume)}, separators=(",", ":")) + "\n"
 
 
 async def _write(args: argparse.Namespace, rest: Any, ws_url: str | None, out: TextIO,

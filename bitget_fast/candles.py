@@ -37,7 +37,7 @@ import logging
 import random
 import ssl
 from contextlib import aclosing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +74,7 @@ CLOSE_GRACE_S = 2.0
 _RECENT_MARGIN_DAYS = 1          # a window this close to the recent endpoint's depth goes to history
 _RETRY_MAX_S = 30.0
 _CLOCK_SLACK_MS = 5_000         # clock error tolerated before a live row "from the future" is dropped
+_MAX_WAIT_S = 60.0               # the longest sleep: a clock step or a suspend is noticed this soon
 D0 = Decimal(0)
 
 
@@ -124,7 +125,7 @@ def parse_row(row: Any, iv: Interval) -> Candle:
     if not isinstance(row, (list, tuple)) or len(row) < 7:
         raise ProtocolError(f"a candle row has 7 or 8 fields, not {_excerpt(row)}")
     t = row[0]
-    if type(t) is str and t.isdigit() and 0 < len(t) <= 16:
+    if type(t) is str and t.isascii() and t.isdigit() and 0 < len(t) <= 16:
         start = int(t)
     elif type(t) is int and 0 <= t < 1 << 53:
         start = t
@@ -170,7 +171,7 @@ class CandleFeed:
     def __init__(self, rest: Any, symbol: str, interval_name: str, *, kind: str = "market",
                  ws_url: str | None = None, ssl_context: ssl.SSLContext | None = None,
                  allow_insecure: bool = False, close_grace_s: float = CLOSE_GRACE_S,
-                 concurrency: int = 4,
+                 confirm_closes: bool = False, concurrency: int = 4,
                  on_progress: Callable[[int, int], Any] | None = None,
                  on_event: Callable[[Any], Any] | None = None) -> None:
         if not isinstance(symbol, str) or not symbol:
@@ -188,7 +189,10 @@ class CandleFeed:
         self.ssl_context = ssl_context
         self.allow_insecure = allow_insecure
         self.close_grace_s = close_grace_s
+        self.confirm_closes = confirm_closes
         self.concurrency = concurrency
+        self._closed = False
+        self._queue: asyncio.Queue[tuple[str, Any]] | None = None
         self.on_progress = on_progress
         self.on_event = on_event
         #: the live stream's MarketData while :meth:`stream` runs (None otherwise)
@@ -220,14 +224,15 @@ class CandleFeed:
         now = self.rest.now_ms()
         hi = parse_time(until) if until is not None else now
         prev: Candle | None = None
+        grace_ms = int(self.close_grace_s * 1000)
         async with aclosing(self._pages(lo, min(hi, next_start(candle_start(now, self.iv),
                                                                self.iv)))) as pages:
-            async for page in pages:
-                now = self.rest.now_ms()
+            async for asked, page in pages:
                 for c in page:
                     if c.start_ms >= hi:
                         return
-                    if next_start(c.start_ms, self.iv) > now:   # in progress
+                    # final only if it had ended (by a grace) when the page was asked for
+                    if next_start(c.start_ms, self.iv) + grace_ms > asked:   # in progress
                         if include_open:
                             if prev is not None:
                                 for f in self._fill(prev, c.start_ms):
@@ -249,55 +254,57 @@ class CandleFeed:
         self.stats["filled"] += len(out)
         return out
 
-    def _windows(self, lo: int, hi: int) -> list[tuple[int, int, str, int]]:
-        """(start, end, path, count) of the calls covering candles starting in [lo, hi)."""
-        out = []
+    def _window(self, w: int, hi: int, recent: bool) -> tuple[int, int]:
+        """(end, count) of one call from ``w``: at most the endpoint's limit, 90 days, ``hi``."""
+        iv = self.iv
+        limit = RECENT_LIMIT if recent else HISTORY_LIMIT
+        if iv.ms:
+            n = min(limit, (MAX_SPAN_MS + 1) // iv.ms, -(-(hi - w) // iv.ms))
+            return w + n * iv.ms, n
+        end, n = w, 0
+        while n < limit and end < hi:
+            nxt = next_start(end, iv)
+            if nxt - 1 - w > MAX_SPAN_MS:
+                break
+            end, n = nxt, n + 1
+        return end, n
+
+    def _windows(self, lo: int, hi: int) -> Iterator[tuple[int, int, str, int]]:
+        """(start, end, path, count) of the calls covering candles starting in [lo, hi), made
+        as they are needed (a range of years costs nothing up front)."""
         now = self.rest.now_ms()
         iv = self.iv
         w = lo
         while w < hi:
             recent = iv.recent_days is None or \
                 w >= now - (iv.recent_days - _RECENT_MARGIN_DAYS) * DAY_MS
-            limit = RECENT_LIMIT if recent else HISTORY_LIMIT
-            end, n = w, 0
-            while n < limit and end < hi:
-                nxt = next_start(end, iv)
-                if nxt - 1 - w > MAX_SPAN_MS:
-                    break
-                end, n = nxt, n + 1
-            out.append((w, end, self.recent_path if recent else self.history_path, n))
+            end, n = self._window(w, hi, recent)
+            yield w, end, self.recent_path if recent else self.history_path, n
             w = end
-        return out
 
-    async def _page(self, w: int, end: int, path: str, n: int) -> list[Candle]:
+    async def _page(self, w: int, end: int, path: str, n: int) -> tuple[int, list[Candle]]:
+        """(when it was asked, Bitget's ms; the candles of [w, end)) from one call."""
         params = {"symbol": self.symbol, "productType": PRODUCT_TYPE,
                   "granularity": self.iv.name, "startTime": str(w), "endTime": str(end - 1),
                   "limit": str(n)}
         if path == self.recent_path and self.kind != "market":
             params["kLineType"] = self.kind.upper()
+        asked = self.rest.now_ms()
         data = await self._get(path, params)
         page = self._check_page(data, w, end, path)
-        if not page and path == self.recent_path and path != self.history_path and \
-                self.iv.recent_days is not None:
-            # beyond the recent endpoint's depth after all: the history endpoint has it
+        if path == self.recent_path and (not page or page[0].start_ms > w):
+            # the recent endpoint's depth ends inside this window (or before it): the
+            # history endpoint has what it does not
+            first = page[0].start_ms if page else end
             self.stats["history_fallbacks"] += 1
-            for sub in self._windows_forced(w, end):
-                page.extend(await self._page(*sub))
-        return page
-
-    def _windows_forced(self, lo: int, hi: int) -> list[tuple[int, int, str, int]]:
-        out = []
-        w = lo
-        while w < hi:
-            end, n = w, 0
-            while n < HISTORY_LIMIT and end < hi:
-                nxt = next_start(end, self.iv)
-                if nxt - 1 - w > MAX_SPAN_MS:
-                    break
-                end, n = nxt, n + 1
-            out.append((w, end, self.history_path, n))
-            w = end
-        return out
+            older: list[Candle] = []
+            x = w
+            while x < first:
+                e, k = self._window(x, first, False)
+                older.extend((await self._page(x, e, self.history_path, k))[1])
+                x = e
+            page = older + page
+        return asked, page
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:
         return await self.rest.request("GET", path, params=params, signed=False)
@@ -337,26 +344,31 @@ class CandleFeed:
             log.warning("%s: rows out of order; sorted", where)
         return [rows[s] for s in sorted(rows)]
 
-    async def _pages(self, lo: int, hi: int) -> AsyncIterator[list[Candle]]:
-        """Pages covering [lo, hi), in order, up to ``concurrency`` requests in flight."""
+    async def _pages(self, lo: int, hi: int) -> AsyncIterator[tuple[int, list[Candle]]]:
+        """Pages covering [lo, hi) as ``(asked_ms, candles)``, in order, up to
+        ``concurrency`` requests in flight."""
         windows = self._windows(lo, hi)
-        pending: list[asyncio.Task[list[Candle]]] = []
-        i = 0
+        pending: list[tuple[int, asyncio.Task[tuple[int, list[Candle]]]]] = []
+        more = True
         try:
-            while i < len(windows) or pending:
-                while i < len(windows) and len(pending) < self.concurrency:
-                    pending.append(asyncio.ensure_future(self._page(*windows[i])))
-                    i += 1
-                page = await pending.pop(0)
-                yield page
+            while more or pending:
+                while more and len(pending) < self.concurrency:
+                    win = next(windows, None)
+                    if win is None:
+                        more = False
+                        break
+                    pending.append((win[1], asyncio.ensure_future(self._page(*win))))
+                if not pending:
+                    break
+                done, task = pending.pop(0)
+                yield await task
                 if self.on_progress is not None:
-                    done = windows[i - len(pending) - 1][1]
                     self.on_progress(min(done, hi), hi)
         finally:
-            for t in pending:
+            for _, t in pending:
                 t.cancel()
             if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
 
     async def _range(self, lo: int, hi: int) -> dict[int, Candle]:
         """The exchange's candles starting in [lo, hi), by start; transient failures retried
@@ -366,11 +378,13 @@ class CandleFeed:
             try:
                 out: dict[int, Candle] = {}
                 async with aclosing(self._pages(lo, hi)) as pages:
-                    async for page in pages:
+                    async for _asked, page in pages:
                         for c in page:
                             out[c.start_ms] = c
                 return out
             except (ExchangeUnavailableError, TransportError, RateLimitError) as exc:
+                if self._closed or getattr(self.rest, "closed", False):
+                    raise
                 self.stats["rest_retries"] += 1
                 log.warning("%r: reading candles [%d, %d) failed (%s); retrying in %.1f s",
                             self, lo, hi, exc, delay)
@@ -382,16 +396,20 @@ class CandleFeed:
                      include_open: bool = False) -> AsyncIterator[Candle]:
         """Closed candles from ``since`` (history, then live) until ``until`` (None: for ever),
         each start time once and in order; with ``include_open``, also the candle in progress
-        (``closed=False``) each time it changes."""
+        (``closed=False``) each time a push changes it (WebSocket-fed feeds only)."""
         lo = self.first_start(parse_time(since))
         hi = parse_time(until) if until is not None else None
         iv = self.iv
-        if hi is not None and hi <= self.rest.now_ms():
+        grace_ms = int(self.close_grace_s * 1000)
+        if hi is not None and next_start(candle_start(hi - 1, iv), iv) + grace_ms <= \
+                self.rest.now_ms():
+            # every candle before ``until`` is final already: history alone
             async with aclosing(self.history(lo, hi)) as hist:
                 async for c in hist:
                     yield c
             return
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue = queue
         md = None
         if self.live_channel is not None:
             from bitget_fast.market import MarketData
@@ -404,78 +422,98 @@ class CandleFeed:
             await md.start()   # subscribed before the backfill: nothing falls between
             self.market = md
         try:
-            cursor = lo                    # the next start to yield
             last: Candle | None = None     # the last candle yielded (closed)
             h_now = self.rest.now_ms()
             async with aclosing(self.history(lo, hi)) as hist:
                 async for c in hist:
                     yield c
                     last = c
-                    cursor = next_start(c.start_ms, iv)
-            # the history covered every candle that had closed when it started
-            cursor = max(cursor, candle_start(h_now, iv))
+            # the next start to yield: after the history's last candle, which the live part
+            # reads again over REST if the history stopped short; with no candle at all, the
+            # history covered every start that had ended (by the grace) when it began
+            cursor = next_start(last.start_ms, iv) if last is not None else \
+                max(lo, candle_start(h_now - grace_ms, iv))
             pending: dict[int, Candle] = {}
             suspect = True                 # the next close is read over REST
             shown: Candle | None = None    # the in-progress candle last yielded
-            grace_ms = int(self.close_grace_s * 1000)
-            while hi is None or cursor < hi:
-                now = self.rest.now_ms()
-                current = candle_start(now, iv)
-                upto = candle_start(now - grace_ms, iv)   # every candle before this is closed
-                if hi is not None:
-                    upto = min(upto, hi)
-                if upto > cursor:
-                    async with aclosing(self._close_through(upto, cursor, last, pending,
-                                                            True)) as closing:
-                        async for c in closing:
-                            yield c
-                            last, cursor = c, next_start(c.start_ms, iv)
-                    cursor = max(cursor, upto)
-                    suspect = False
-                    continue
-                wait = (next_start(max(cursor, current), iv) + grace_ms - now) / 1000
-                try:
-                    action, data = await asyncio.wait_for(queue.get(), max(wait, 0.001))
-                except asyncio.TimeoutError:
-                    continue
+            opened: Candle | None = None   # an in-progress candle to yield after the closes
+            while (hi is None or cursor < hi) and not self._closed:
                 if md is not None:
                     md._raise_failure()
-                if action == "snapshot":
-                    self.stats["snapshots"] += 1
-                    suspect = True    # after a (re)subscribe: what came between is unknown
-                # at most one candle ahead of our clock: a later start is not a real one
-                rows, dropped = self._live_rows(data, next_start(
-                    candle_start(self.rest.now_ms() + _CLOCK_SLACK_MS, iv), iv))
-                if dropped:
-                    suspect = True
-                newest = None
-                for c in rows:
-                    if c.start_ms < cursor:
-                        self.stats["ws_stale"] += 1
+                now = self.rest.now_ms()
+                stop = candle_start(now - grace_ms, iv)   # every candle before it has ended
+                if hi is not None:
+                    stop = min(stop, hi)
+                verify = True                              # by the clock: read over REST
+                if stop <= cursor:
+                    wait = (next_start(cursor, iv) + grace_ms - now) / 1000
+                    try:
+                        action, data = await asyncio.wait_for(
+                            queue.get(), min(max(wait, 0.001), _MAX_WAIT_S))
+                    except asyncio.TimeoutError:
                         continue
-                    pending[c.start_ms] = c
-                    newest = c.start_ms if newest is None else max(newest, c.start_ms)
-                if newest is None:
-                    continue
-                top = max(pending)
-                if top > cursor:     # the exchange moved on: everything before ``top`` closed
+                    if action == "close":
+                        break
+                    if action == "snapshot":
+                        self.stats["snapshots"] += 1
+                        suspect = True   # after a (re)subscribe: what came between is unknown
+                    # a start after the candle our clock is in (by the slack) is not a real one
+                    rows, dropped = self._live_rows(data, candle_start(
+                        self.rest.now_ms() + _CLOCK_SLACK_MS, iv))
+                    if dropped:
+                        suspect = True
+                    for c in rows:
+                        if c.start_ms >= cursor:
+                            pending[c.start_ms] = c
+                        elif action != "snapshot":   # a snapshot's history is expected
+                            self.stats["ws_stale"] += 1
+                    if not pending:
+                        continue
+                    top = max(pending)
                     stop = top if hi is None else min(top, hi)
+                    # the exchange moved on: everything before ``top`` has ended. Closed from
+                    # the pushes when they are trusted and complete; otherwise by the clock,
+                    # over REST, once the grace has passed.
+                    verify = False
+                    if suspect or self.confirm_closes or \
+                            any(s not in pending for s in self._starts(cursor, stop)):
+                        stop = cursor
+                    if include_open and (hi is None or top < hi) and pending[top] != shown:
+                        shown = opened = pending[top]
+                if stop > cursor:
                     async with aclosing(self._close_through(stop, cursor, last, pending,
-                                                            suspect)) as closing:
+                                                            verify)) as closing:
                         async for c in closing:
                             yield c
-                            last, cursor = c, next_start(c.start_ms, iv)
-                    cursor = max(cursor, stop)
-                    suspect = False
-                if include_open and (hi is None or top < hi):
-                    c = pending.get(top)
-                    if c is not None and c != shown and top >= cursor:
-                        shown = c
-                        yield c
+                            last = c
+                    cursor = stop
+                    if verify:
+                        suspect = False
+                if opened is not None:    # after the closes it follows
+                    if opened.start_ms >= cursor:
+                        yield opened
+                    opened = None
         finally:
             self.market = None
+            self._queue = None
             if md is not None:
                 await md.close()
+
+    def _starts(self, lo: int, hi: int) -> list[int]:
+        out = []
+        s = lo
+        while s < hi:
+            out.append(s)
+            s = next_start(s, self.iv)
+        return out
+
+    async def close(self) -> None:
+        """End a running :meth:`stream` (its iterator finishes) and close its connection."""
+        self._closed = True
+        if self._queue is not None:
+            self._queue.put_nowait(("close", None))
+        if self.market is not None:
+            await self.market.close()
 
     def _live_rows(self, data: Any, latest: int) -> tuple[list[Candle], int]:
         if not isinstance(data, list):
@@ -505,12 +543,7 @@ class CandleFeed:
                              pending: dict[int, Candle], verify: bool) -> AsyncIterator[Candle]:
         """Yield the candles starting in [cursor, upto), closed: from the live rows, or over
         REST when ``verify`` or a start has no live row; flat where the exchange has none."""
-        iv = self.iv
-        starts = []
-        s = cursor
-        while s < upto:
-            starts.append(s)
-            s = next_start(s, iv)
+        starts = self._starts(cursor, upto)
         if not starts:
             return
         if verify or any(s not in pending for s in starts):

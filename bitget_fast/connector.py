@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from contextlib import aclosing
 import logging
 import re
 import ssl
@@ -245,8 +246,12 @@ class BitgetPerpetual:
         require_secure(self.ws_public_url, self._allow_insecure, "public WebSocket")
         require_secure(self.ws_private_url, self._allow_insecure, "private WebSocket")
         self.rest = RestClient(rest_url, self.credentials, **self._rest_opts)
-        #: where public market data is read over REST (Bitget's, also in paper mode)
-        self.public_rest = self.rest
+        #: where public market data (candles) is read over REST: Bitget's, in paper mode too;
+        #: its own connections, so a long backfill never queues an order (opened on first use)
+        self.public_rest = RestClient(rest_url, None, **{**self._rest_opts,
+                                                         "channel_api_code": None})
+        self._public_started: asyncio.Task[None] | None = None
+        self._candle_feeds: set[CandleFeed] = set()
         self._symbols = [s.upper() for s in symbols]
         self._user = {"order": on_order, "fill": on_fill, "position": on_position,
                       "balance": on_balance, "event": on_event}
@@ -332,6 +337,9 @@ class BitgetPerpetual:
             [rows[c.symbol] for c in contracts],
             {c.symbol: self._markets[c.symbol].book(c.symbol) for c in contracts},
             self._paper_keys, usdt=self.paper_usdt)
+        self.public_rest, public = self.rest, self.public_rest   # Bitget's, started already
+        self._public_started = asyncio.ensure_future(asyncio.sleep(0))
+        await public.close()
         self.rest = RestClient(self.paper_exchange.rest_url, self.credentials, **self._rest_opts)
         await self.rest.start()   # public_rest stays on Bitget's: candles are read there
         self.ws_private_url = self.paper_exchange.ws_private_url
@@ -360,6 +368,8 @@ class BitgetPerpetual:
             await self._private.close()
         for md in self._markets.values():
             await md.close()
+        for feed in list(self._candle_feeds):
+            await feed.close()
         await self.rest.close()
         if self.public_rest is not self.rest:
             await self.public_rest.close()
@@ -479,22 +489,35 @@ class BitgetPerpetual:
         await md.wait_ready(timeout_s)
         return md.book(symbol)
 
-    def candles(self, symbol: str, interval: str, since: Any, until: Any = None, *,
-                include_open: bool = False, kind: str = "market",
-                close_grace_s: float = CLOSE_GRACE_S) -> AsyncIterator[Candle]:
+    async def candles(self, symbol: str, interval: str, since: Any, until: Any = None, *,
+                      include_open: bool = False, kind: str = "market",
+                      close_grace_s: float = CLOSE_GRACE_S,
+                      confirm_closes: bool = False) -> AsyncIterator[Candle]:
         """Closed :class:`Candle` s of ``symbol`` from ``since`` (ms, aware datetime or ISO
         string): history over REST, then live, with no gap and no duplicate start, across
         reconnects; ``include_open`` adds the one in progress as it changes. Ends at
-        ``until`` (None: runs until the loop breaks). :mod:`bitget_fast.candles` has the rules.
+        ``until`` (None: when the loop breaks, or at :meth:`close`). :mod:`bitget_fast.candles`
+        has the rules.
         """
         symbol = symbol.upper()
         if self.rules is not None:
             self.contract(symbol)   # an unknown symbol fails now, not at the first page
+        started = self._public_started
+        if started is None or (started.done() and not started.cancelled()
+                               and started.exception() is not None):   # again after a failure
+            self._public_started = asyncio.ensure_future(self.public_rest.start())
+        await asyncio.shield(self._public_started)
         feed = CandleFeed(self.public_rest, symbol, interval, kind=kind,
                           ws_url=self.ws_public_url, ssl_context=self._ssl,
                           allow_insecure=self._allow_insecure, close_grace_s=close_grace_s,
-                          on_event=self._stream_event)
-        return feed.stream(since, until, include_open=include_open)
+                          confirm_closes=confirm_closes, on_event=self._stream_event)
+        self._candle_feeds.add(feed)
+        try:
+            async with aclosing(feed.stream(since, until, include_open=include_open)) as s:
+                async for c in s:
+                    yield c
+        finally:
+            self._candle_feeds.discard(feed)
 
     async def _market(self, c: Contract) -> MarketData:
         """Start ``c``'s market data (its book feeds the paper engine first in paper mode)."""

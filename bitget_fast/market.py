@@ -541,7 +541,7 @@ class MarketData:
     * ``candles``: candle channels (``"candle1m"``, ``"candle1H"``... protocol reference 7.5)
       to subscribe for every symbol; each push's ``data`` goes, unchecked, to
       ``on_candles(symbol, channel, action, data)`` (a sync callable, on the event loop).
-      :class:`~bitget_fast.candles.CandleStream` is what reads them.
+      :class:`~bitget_fast.candles.CandleFeed` is what reads them.
     * ``strict_seq``: every ``seq`` must follow its predecessor by 1; ``None`` (default)
       turns it on for loopback URLs (the simulator, which sends contiguous ``seq``) only.
     * ``subscribe_ration``: subscribe + unsubscribe requests one connection may send per

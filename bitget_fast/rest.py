@@ -223,8 +223,11 @@ class RestClient(RestBase):
                                       if credentials is not None else b"")
         if channel_api_code is not None:
             code = header_value("channel_api_code", channel_api_code)
-            if credentials is not None:   # a header line, after the signature's inputs
-                self._signed_head += f"{CHANNEL_API_CODE_HEADER}: {code}\r\n".encode("ascii")
+            if credentials is None:
+                raise ConfigurationError("channel_api_code is sent on signed requests only: "
+                                         "it needs credentials")
+            # one more header line; the signature covers timestamp, method, path and body only
+            self._signed_head += f"{CHANNEL_API_CODE_HEADER}: {code}\r\n".encode("ascii")
         self.channel_api_code = channel_api_code
         if demo and credentials is None:
             self._public_head += b"paptrading: 1\r\n"
@@ -245,6 +248,11 @@ class RestClient(RestBase):
         self.counters = {"errors": 0, "retries": 0, "rate_waits": 0,
                          "rate_limited": 0, "clock_resyncs": 0, "connections_opened": 0,
                          "connections_lost": 0, "timeouts": 0}
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
 
     @property
     def offset_ms(self) -> int:

@@ -611,20 +611,13 @@ class _CandleSeries:
 
     def trade(self, ts: int, p: int, q: int) -> None:
         """Fold one trade in."""
-        minute = ts - ts % _MINUTE
-        r = self.rows.get(minute)
-        if r is None or minute < self.sealed:
-            r = self._row(minute, p)
-        if p > r[1]:
-            r[1] = p
-        if p < r[2]:
-            r[2] = p
-        r[3] = p
+        r = self.sample(ts, p)
         r[4] += q
         r[5] += p * q
 
-    def sample(self, ts: int, p: int) -> None:
-        """Fold one price sample in (mark, index): open first, close last."""
+    def sample(self, ts: int, p: int) -> list[int]:
+        """Fold one price in (a trade's, or a mark or index sample): open first, close last;
+        returns the minute's row."""
         minute = ts - ts % _MINUTE
         r = self.rows.get(minute)
         if r is None or minute < self.sealed:
@@ -634,6 +627,7 @@ class _CandleSeries:
         if p < r[2]:
             r[2] = p
         r[3] = p
+        return r
 
     def close_before(self, t: int) -> int:
         """The close of the last row before ``t`` (the base price when there is none)."""

@@ -115,6 +115,9 @@ def test_parse_row_rest_and_ws_shapes():
     (["1695835800000.0"] + ROW[1:], "not milliseconds"),
     (["99999999999999999"] + ROW[1:], "not milliseconds"),
     ([1695835800000.0] + ROW[1:], "not milliseconds"),
+    (["1695835800000\u00b2"] + ROW[1:], "not milliseconds"),       # str.isdigit() says yes
+    (["\uff11\uff16\uff19\uff15\uff18\uff13\uff15\uff18\uff10\uff10\uff10\uff10\uff10"] + ROW[1:],
+     "not milliseconds"),                                               # full-width digits
     (["1695835800001"] + ROW[1:], "off the 1m grid"),
     (ROW[:1] + ["x"] + ROW[2:], "not a number"),
     (ROW[:2] + ["NaN"] + ROW[3:], "not a usable number"),
@@ -175,7 +178,7 @@ def test_windows_cover_the_range_within_bitget_limits(name, days):
     iv = f.iv
     lo = f.first_start(now - days * DAY_MS)
     hi = next_start(candle_start(now, iv), iv)
-    windows = f._windows(lo, hi)
+    windows = list(f._windows(lo, hi))
     if lo >= hi:            # the first candle after `since` has not started yet
         assert windows == []
         return
