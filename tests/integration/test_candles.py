@@ -458,3 +458,20 @@ async def test_a_row_from_the_next_minute_does_not_close_this_one():
             assert_series(got, "1m")
             assert got == sim_closed(sim, "1m", got[0].start_ms, got[-1].start_ms + 1,
                                      rest.now_ms())
+
+
+@run_async(60)
+async def test_years_before_the_first_candle_cost_one_call_per_90_days():
+    # the symbol's history starts 2 days ago; asked from 200 days back, the history endpoint
+    # is probed a span at a time instead of paged 200 candles at a time (~250 calls)
+    async with Simulator([SYM], seed=16, flow_rate=5, candle_history_minutes=2 * 1440) as sim:
+        async with RestClient(sim.rest_url) as rest:
+            feed = CandleFeed(rest, SYM, "5m")
+            since = rest.now_ms() - 200 * DAY_MS
+            got = [c async for c in feed.history(since)]
+            now = rest.now_ms()
+            assert feed.stats["empty_spans"] == 2 and feed.stats["history_pages"] == 0
+            assert rest.stats()["requests"] < 30, (rest.stats(), feed.stats)
+            assert_series(got, "5m")
+            assert got == sim_closed(sim, "5m", got[0].start_ms, got[-1].start_ms + 1, now)
+            assert got[0].start_ms <= now - 2 * DAY_MS + 5 * MINUTE_MS

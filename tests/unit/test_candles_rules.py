@@ -150,7 +150,8 @@ def test_parse_time(text, ms):
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", "", -1, 1 << 60, True, 1.5,
-                                 dt.datetime(2026, 1, 1)])
+                                 dt.datetime(2026, 1, 1), "1969-12-31T23:59Z",
+                                 dt.datetime(1960, 1, 1, tzinfo=dt.timezone.utc)])
 def test_parse_time_refuses(bad):
     with pytest.raises(ConfigurationError):
         parse_time(bad)
