@@ -11,8 +11,10 @@ Nothing here depends on how fast the machine is: waits are bounded by generous t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from decimal import Decimal
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -48,6 +50,17 @@ def clocked(clock: Clock, **kw: Any) -> Simulator:
     kw.setdefault("flow_rate", 0)
     kw.setdefault("enforce_rate_limits", False)
     return Simulator(["BTCUSDT"], seed=kw.pop("seed", 4), clock_ms=clock, **kw)
+
+
+@contextlib.asynccontextmanager
+async def clocked_rest(h: Any, clock: Clock, **kw: Any) -> AsyncIterator[tuple[Simulator, Any]]:
+    """A started :func:`clocked` simulator and a loopback REST client to it, both closed after."""
+    async with clocked(clock, **kw) as sim:
+        rest = h.Rest(sim)
+        try:
+            yield sim, rest
+        finally:
+            await rest.close()
 
 
 def trade(sim: Simulator, symbol: str = "BTCUSDT", n: int = 1) -> list[tuple]:
@@ -159,58 +172,54 @@ def test_limits_span_and_recent_depth(h):
     async def body():
         clock = Clock(T0)
         # 35 days of 1-minute history: more than /candles serves for 1m (30 days)
-        async with clocked(clock, candle_history_minutes=35 * 1440) as sim:
-            rest = h.Rest(sim)
-            try:
-                assert len(await rest_rows(rest, "candles", granularity="1m")) == 100
-                assert len(await rest_rows(rest, "history-candles", granularity="1m")) == 100
-                rows = await rest_rows(rest, "candles", granularity="1m", limit=RECENT_LIMIT)
-                assert len(rows) == 1000
-                for path, most in (("candles", RECENT_LIMIT), ("history-candles", HISTORY_LIMIT),
-                                   ("history-mark-candles", HISTORY_LIMIT),
-                                   ("history-index-candles", HISTORY_LIMIT)):
-                    assert len(await rest_rows(rest, path, granularity="1m", limit=most)) == most
-                    for bad in (most + 1, 0, -1, "x", "1.5"):
-                        r = await rest.get(V2 + path, q(granularity="1m", limit=bad), signed=False)
-                        assert (r.status, r.code) == (400, "40017"), (path, bad, r)
-                    # the 90-day range rule, whatever the granularity
-                    for gran in ("1m", "1D"):
-                        end = T0 - 2 * DAY_MS
-                        ok = await rest.get(V2 + path, q(granularity=gran, startTime=end - MAX_SPAN_MS,
-                                                         endTime=end), signed=False)
-                        assert ok.status == 200, ok
-                        r = await rest.get(V2 + path, q(granularity=gran,
-                                                        startTime=end - MAX_SPAN_MS - 1,
-                                                        endTime=end), signed=False)
-                        assert (r.status, r.code) == (400, "40017"), r
-                        assert "90 days" in r.json["msg"]
-                # /candles serves 1m only from the last 30 days; the history endpoint all of it
-                old = candle_start(T0, INTERVALS["1m"]) - 35 * DAY_MS + 10 * MIN
-                edge = T0 - 30 * DAY_MS
-                recent = await rest_rows(rest, "candles", granularity="1m", startTime=old,
-                                         endTime=edge + 5 * MIN, limit=1000)
-                assert recent and all(int(r[0]) >= edge for r in recent)
-                assert int(recent[-1][0]) == candle_start(edge + 5 * MIN, INTERVALS["1m"])
-                assert len(recent) <= 6
-                hist = await rest_rows(rest, "history-candles", granularity="1m", startTime=old,
-                                       endTime=edge + 5 * MIN, limit=200)
-                assert len(hist) == 200 and int(hist[0][0]) < edge
-                assert hist[-len(recent):] == recent
-                # nothing older than 30 days at all: empty, not an error
-                assert await rest_rows(rest, "candles", granularity="1m", startTime=old,
-                                       endTime=old + 60 * MIN) == []
-                assert len(await rest_rows(rest, "history-candles", granularity="1m",
-                                           startTime=old, endTime=old + 59 * MIN)) == 60
-                # 15m: 52 days; 1D: no bound (35 days of history: all of them)
-                r15 = await rest_rows(rest, "candles", granularity="15m", limit=1000,
-                                      startTime=T0 - 40 * DAY_MS, endTime=T0 - 30 * DAY_MS)
-                assert int(r15[0][0]) == candle_start(T0 - 35 * DAY_MS, INTERVALS["15m"])
-                assert len(r15) == 5 * 96 + 1     # both ends: the first bucket holds 10:02
-                days = await rest_rows(rest, "candles", granularity="1Dutc", limit=1000)
-                assert int(days[0][0]) == candle_start(T0 - 35 * DAY_MS, INTERVALS["1Dutc"])
-                assert len(days) == 36
-            finally:
-                await rest.close()
+        async with clocked_rest(h, clock, candle_history_minutes=35 * 1440) as (sim, rest):
+            assert len(await rest_rows(rest, "candles", granularity="1m")) == 100
+            assert len(await rest_rows(rest, "history-candles", granularity="1m")) == 100
+            rows = await rest_rows(rest, "candles", granularity="1m", limit=RECENT_LIMIT)
+            assert len(rows) == 1000
+            for path, most in (("candles", RECENT_LIMIT), ("history-candles", HISTORY_LIMIT),
+                               ("history-mark-candles", HISTORY_LIMIT),
+                               ("history-index-candles", HISTORY_LIMIT)):
+                assert len(await rest_rows(rest, path, granularity="1m", limit=most)) == most
+                for bad in (most + 1, 0, -1, "x", "1.5"):
+                    r = await rest.get(V2 + path, q(granularity="1m", limit=bad), signed=False)
+                    assert (r.status, r.code) == (400, "40017"), (path, bad, r)
+                # the 90-day range rule, whatever the granularity
+                for gran in ("1m", "1D"):
+                    end = T0 - 2 * DAY_MS
+                    ok = await rest.get(V2 + path, q(granularity=gran, startTime=end - MAX_SPAN_MS,
+                                                     endTime=end), signed=False)
+                    assert ok.status == 200, ok
+                    r = await rest.get(V2 + path, q(granularity=gran,
+                                                    startTime=end - MAX_SPAN_MS - 1,
+                                                    endTime=end), signed=False)
+                    assert (r.status, r.code) == (400, "40017"), r
+                    assert "90 days" in r.json["msg"]
+            # /candles serves 1m only from the last 30 days; the history endpoint all of it
+            old = candle_start(T0, INTERVALS["1m"]) - 35 * DAY_MS + 10 * MIN
+            edge = T0 - 30 * DAY_MS
+            recent = await rest_rows(rest, "candles", granularity="1m", startTime=old,
+                                     endTime=edge + 5 * MIN, limit=1000)
+            assert recent and all(int(r[0]) >= edge for r in recent)
+            assert int(recent[-1][0]) == candle_start(edge + 5 * MIN, INTERVALS["1m"])
+            assert len(recent) <= 6
+            hist = await rest_rows(rest, "history-candles", granularity="1m", startTime=old,
+                                   endTime=edge + 5 * MIN, limit=200)
+            assert len(hist) == 200 and int(hist[0][0]) < edge
+            assert hist[-len(recent):] == recent
+            # nothing older than 30 days at all: empty, not an error
+            assert await rest_rows(rest, "candles", granularity="1m", startTime=old,
+                                   endTime=old + 60 * MIN) == []
+            assert len(await rest_rows(rest, "history-candles", granularity="1m",
+                                       startTime=old, endTime=old + 59 * MIN)) == 60
+            # 15m: 52 days; 1D: no bound (35 days of history: all of them)
+            r15 = await rest_rows(rest, "candles", granularity="15m", limit=1000,
+                                  startTime=T0 - 40 * DAY_MS, endTime=T0 - 30 * DAY_MS)
+            assert int(r15[0][0]) == candle_start(T0 - 35 * DAY_MS, INTERVALS["15m"])
+            assert len(r15) == 5 * 96 + 1     # both ends: the first bucket holds 10:02
+            days = await rest_rows(rest, "candles", granularity="1Dutc", limit=1000)
+            assert int(days[0][0]) == candle_start(T0 - 35 * DAY_MS, INTERVALS["1Dutc"])
+            assert len(days) == 36
     body()
 
 
@@ -218,30 +227,26 @@ def test_newest_limit_rows_align_from_end_time(h):
     @h.run_async()
     async def body():
         clock = Clock(T0)
-        async with clocked(clock, candle_history_minutes=1440) as sim:
-            rest = h.Rest(sim)
-            try:
-                full = sim.candles("BTCUSDT", "5m")
-                assert len(full) == 1440 // 5 + 1      # the in-progress bucket included
-                starts = [int(r[0]) for r in full]
-                assert starts == list(range(starts[0], starts[-1] + 1, 5 * MIN))
-                end = starts[100] + 2 * MIN            # inside bucket 100: it counts
-                rows = await rest_rows(rest, "candles", granularity="5m", startTime=starts[3],
-                                       endTime=end, limit=10)
-                assert rows == full[91:101]
-                rows = await rest_rows(rest, "candles", granularity="5m", startTime=starts[3] + 1,
-                                       endTime=end, limit=1000)
-                assert rows == full[4:101]             # a bucket starting before startTime: out
-                rows = await rest_rows(rest, "history-candles", granularity="5m", endTime=end)
-                assert rows == full[1:101]             # the default limit: 100
-                assert sim.candles("BTCUSDT", "5m", limit=0) == []
-                assert sim.candles("BTCUSDT", "5m", starts[5], starts[4]) == []
-                with pytest.raises(ValueError):
-                    sim.candles("BTCUSDT", "7m")
-                with pytest.raises(ValueError):
-                    sim.candles("BTCUSDT", "5m", kind="last")
-            finally:
-                await rest.close()
+        async with clocked_rest(h, clock, candle_history_minutes=1440) as (sim, rest):
+            full = sim.candles("BTCUSDT", "5m")
+            assert len(full) == 1440 // 5 + 1      # the in-progress bucket included
+            starts = [int(r[0]) for r in full]
+            assert starts == list(range(starts[0], starts[-1] + 1, 5 * MIN))
+            end = starts[100] + 2 * MIN            # inside bucket 100: it counts
+            rows = await rest_rows(rest, "candles", granularity="5m", startTime=starts[3],
+                                   endTime=end, limit=10)
+            assert rows == full[91:101]
+            rows = await rest_rows(rest, "candles", granularity="5m", startTime=starts[3] + 1,
+                                   endTime=end, limit=1000)
+            assert rows == full[4:101]             # a bucket starting before startTime: out
+            rows = await rest_rows(rest, "history-candles", granularity="5m", endTime=end)
+            assert rows == full[1:101]             # the default limit: 100
+            assert sim.candles("BTCUSDT", "5m", limit=0) == []
+            assert sim.candles("BTCUSDT", "5m", starts[5], starts[4]) == []
+            with pytest.raises(ValueError):
+                sim.candles("BTCUSDT", "7m")
+            with pytest.raises(ValueError):
+                sim.candles("BTCUSDT", "5m", kind="last")
     body()
 
 
@@ -377,50 +382,46 @@ def test_mark_and_index_candles_follow_the_mark_price(h):
     @h.run_async()
     async def body():
         clock = Clock(T0)
-        async with clocked(clock, candle_history_minutes=30) as sim:
-            rest = h.Rest(sim)
-            try:
-                market_before = sim.candles("BTCUSDT", "1m", limit=1)
-                start = sim.market("BTCUSDT").spec.price_str(sim.market("BTCUSDT").mark)
-                sim.set_mark_price("BTCUSDT", "61000.0")
-                sim.set_mark_price("BTCUSDT", "59000.0")
-                sim.set_mark_price("BTCUSDT", "60500.0")
-                for kind in ("MARK", "INDEX"):
-                    row = (await rest_rows(rest, "candles", granularity="1m", limit=1,
-                                           kLineType=kind))[0]
-                    assert row[1:] == [start, "61000.0", "59000.0", "60500.0", "0", "0"], row
-                    path = f"history-{kind.lower()}-candles"
-                    assert (await rest_rows(rest, path, granularity="1m", limit=1))[0] == row
-                assert sim.candles("BTCUSDT", "1m", limit=1) == market_before  # no trade
-                clock.t += MIN          # next minute: opens at its first sample
-                sim.set_mark_price("BTCUSDT", "60600.0")
-                sim.set_mark_price("BTCUSDT", "60550.0")
-                row = (await rest_rows(rest, "history-mark-candles", granularity="1m",
-                                       limit=2))
-                assert row[0][1:] == [start, "61000.0", "59000.0", "60500.0", "0", "0"], row
-                assert row[1][1:] == ["60600.0", "60600.0", "60550.0", "60550.0", "0", "0"], row
-                # the sweep samples the mark every tick: a move made by the background flow
-                clock.t += MIN
-                m = sim.market("BTCUSDT")
-                before = m.mark
-                while m.mark == before:
-                    sim.advance(1)
-                want = m.spec.price_str(m.mark)
-                for kind in ("mark", "index"):
-                    for _ in range(100):
-                        row = (await rest_rows(rest, f"history-{kind}-candles", granularity="1m",
-                                               limit=1))[0]
-                        if row[4] == want:
-                            break
-                        await asyncio.sleep(0.05)
-                    assert row[0] == str(candle_start(clock.t, INTERVALS["1m"]))
-                    assert row[4] == want and row[1] in ("60550.0", want), row
-                hour = (await rest_rows(rest, "history-mark-candles", granularity="1H",
-                                        limit=1))[0]
-                assert Decimal(hour[2]) >= Decimal("61000.0")
-                assert Decimal(hour[3]) <= Decimal("59000.0")
-            finally:
-                await rest.close()
+        async with clocked_rest(h, clock, candle_history_minutes=30) as (sim, rest):
+            market_before = sim.candles("BTCUSDT", "1m", limit=1)
+            start = sim.market("BTCUSDT").spec.price_str(sim.market("BTCUSDT").mark)
+            sim.set_mark_price("BTCUSDT", "61000.0")
+            sim.set_mark_price("BTCUSDT", "59000.0")
+            sim.set_mark_price("BTCUSDT", "60500.0")
+            for kind in ("MARK", "INDEX"):
+                row = (await rest_rows(rest, "candles", granularity="1m", limit=1,
+                                       kLineType=kind))[0]
+                assert row[1:] == [start, "61000.0", "59000.0", "60500.0", "0", "0"], row
+                path = f"history-{kind.lower()}-candles"
+                assert (await rest_rows(rest, path, granularity="1m", limit=1))[0] == row
+            assert sim.candles("BTCUSDT", "1m", limit=1) == market_before  # no trade
+            clock.t += MIN          # next minute: opens at its first sample
+            sim.set_mark_price("BTCUSDT", "60600.0")
+            sim.set_mark_price("BTCUSDT", "60550.0")
+            row = (await rest_rows(rest, "history-mark-candles", granularity="1m",
+                                   limit=2))
+            assert row[0][1:] == [start, "61000.0", "59000.0", "60500.0", "0", "0"], row
+            assert row[1][1:] == ["60600.0", "60600.0", "60550.0", "60550.0", "0", "0"], row
+            # the sweep samples the mark every tick: a move made by the background flow
+            clock.t += MIN
+            m = sim.market("BTCUSDT")
+            before = m.mark
+            while m.mark == before:
+                sim.advance(1)
+            want = m.spec.price_str(m.mark)
+            for kind in ("mark", "index"):
+                for _ in range(100):
+                    row = (await rest_rows(rest, f"history-{kind}-candles", granularity="1m",
+                                           limit=1))[0]
+                    if row[4] == want:
+                        break
+                    await asyncio.sleep(0.05)
+                assert row[0] == str(candle_start(clock.t, INTERVALS["1m"]))
+                assert row[4] == want and row[1] in ("60550.0", want), row
+            hour = (await rest_rows(rest, "history-mark-candles", granularity="1H",
+                                    limit=1))[0]
+            assert Decimal(hour[2]) >= Decimal("61000.0")
+            assert Decimal(hour[3]) <= Decimal("59000.0")
     body()
 
 
