@@ -198,10 +198,9 @@ class CandleFeed:
         #: the live stream's MarketData while :meth:`stream` runs (None otherwise)
         self.market: Any = None
         self.stats: dict[str, int] = dict.fromkeys(
-            ("pages", "history_pages", "rows", "filled", "reordered_pages", "history_fallbacks", "ws_rows",
-             "ws_dropped", "ws_stale", "rest_closes", "ws_closes", "snapshots", "rest_retries",
-             "empty_spans"),
-            0)
+            ("pages", "history_pages", "rows", "filled", "reordered_pages", "history_fallbacks",
+             "empty_spans", "ws_rows", "ws_dropped", "ws_stale", "rest_closes", "ws_closes",
+             "snapshots", "rest_retries"), 0)
 
     @property
     def live_channel(self) -> str | None:
@@ -247,11 +246,8 @@ class CandleFeed:
                     yield prev
 
     def _fill(self, prev: Candle, upto: int) -> list[Candle]:
-        out = []
-        s = next_start(prev.start_ms, self.iv)
-        while s < upto:
-            out.append(_flat(s, prev.close))
-            s = next_start(s, self.iv)
+        """Flat candles at ``prev``'s close for every start after it and before ``upto``."""
+        out = [_flat(s, prev.close) for s in self._starts(next_start(prev.start_ms, self.iv), upto)]
         self.stats["filled"] += len(out)
         return out
 
@@ -259,7 +255,10 @@ class CandleFeed:
         """(end, count) of one call from ``w``: at most the endpoint's limit (None: no limit),
         90 days, ``hi``."""
         iv = self.iv
-        limit = RECENT_LIMIT if recent else HISTORY_LIMIT if recent is not None else 1 << 62
+        if recent is None:
+            limit = 1 << 62
+        else:
+            limit = RECENT_LIMIT if recent else HISTORY_LIMIT
         if iv.ms:
             n = min(limit, (MAX_SPAN_MS + 1) // iv.ms, -(-(hi - w) // iv.ms))
             return w + n * iv.ms, n
