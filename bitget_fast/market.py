@@ -269,12 +269,15 @@ class _Conn:
             elif channel == _CH_OTHER and md._on_candles is not None:
                 self._candle_push(raw)
             else:
-                md.counters["unexpected_pushes"] += 1
-                md._event("rejected", "", "", "a push on a channel this connection did not "
-                          f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
+                self._unexpected_push(raw)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             self._ws_rejected(raw, ProtocolError(f"{'trade' if channel == _CH_TRADE else 'ticker'}"
                                                  f" push does not match Bitget's shape: {exc}"))
+
+    def _unexpected_push(self, raw: bytes) -> None:
+        self.md.counters["unexpected_pushes"] += 1
+        self.md._event("rejected", "", "", "a push on a channel this connection did not "
+                       f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
 
     def _candle_push(self, raw: bytes) -> None:
         md = self.md
@@ -287,9 +290,7 @@ class _Conn:
         ch = arg.get("channel") if isinstance(arg, dict) else None
         inst = arg.get("instId") if isinstance(arg, dict) else None
         if (ch, inst) not in self.keys or not isinstance(ch, str) or not ch.startswith("candle"):
-            md.counters["unexpected_pushes"] += 1
-            md._event("rejected", "", "", "a push on a channel this connection did not "
-                      f"subscribe to, dropped; excerpt {bytes(raw[:96])!r}", self.index)
+            self._unexpected_push(raw)
             return
         md.counters["candle_pushes"] += 1
         action = msg.get("action")
