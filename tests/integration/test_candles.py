@@ -333,7 +333,8 @@ def rest_since(bp: BitgetPerpetual) -> int:
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bitget_fast", "candles", *args],
+    # from "/": run from the checkout, `-m bitget_fast` would find its uncompiled sources
+    return subprocess.run([sys.executable, "-m", "bitget_fast", "candles", *args], cwd="/",
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"})
 
