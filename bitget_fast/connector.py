@@ -164,6 +164,22 @@ def rows_of(data: Any, key: str | None, path: str) -> list[dict[str, Any]]:
     return data
 
 
+def apply_private_rows(tracker: OrderTracker, account: AccountState, channel: str,
+                       rows: list[Any]) -> None:
+    """Apply one private push's rows (``orders``, ``fill``, ``positions``, ``account``) to the
+    order tracker and account state; other channels are ignored. BitgetError on a bad row."""
+    if channel == "orders":
+        for row in rows:
+            tracker.apply_row(row, "ws")
+    elif channel == "fill":
+        for row in rows:
+            tracker.apply_fill(row, "ws")
+    elif channel == "positions":
+        account.apply_positions(rows, "ws")
+    elif channel == "account":
+        account.apply_balances(rows, "ws")
+
+
 def _check_side(side: str) -> str:
     s = side.lower() if isinstance(side, str) else ""
     if s not in ("buy", "sell"):
@@ -1215,16 +1231,7 @@ class BitgetPerpetual:
     # ------------------------------------------------------------------ stream input
     def _on_push(self, channel: str, rows: list[dict[str, Any]]) -> None:
         try:
-            if channel == "orders":
-                for row in rows:
-                    self.tracker.apply_row(row, "ws")
-            elif channel == "fill":
-                for row in rows:
-                    self.tracker.apply_fill(row, "ws")
-            elif channel == "positions":
-                self.account.apply_positions(rows, "ws")
-            elif channel == "account":
-                self.account.apply_balances(rows, "ws")
+            apply_private_rows(self.tracker, self.account, channel, rows)
         except BitgetError as exc:
             self._event("rejected", "", channel, f"a {channel} push could not be applied: {exc}")
             self._spawn(self.reconcile())

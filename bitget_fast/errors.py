@@ -51,11 +51,14 @@ class ProtocolError(BitgetError):
     """Malformed input from the exchange: says which channel, byte offset and excerpt."""
 
     def __init__(self, message: str, *, channel: str | None = None,
-                 offset: int | None = None, excerpt: bytes | None = None) -> None:
+                 offset: int | None = None, excerpt: bytes | None = None,
+                 transient: bool = False) -> None:
         super().__init__(message)
         self.channel = channel
         self.offset = offset
         self.excerpt = excerpt
+        #: a REST reply that could not be read at all (not Bitget's envelope): a read retries it
+        self.transient = transient
 
 
 class BookIntegrityError(ProtocolError):

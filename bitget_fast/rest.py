@@ -339,7 +339,7 @@ class RestClient(RestBase):
                                          decode=decode, changes_orders=changes_orders)
             except (ExchangeUnavailableError, RateLimitError, TransportError, ProtocolError) as exc:
                 if changes_orders or attempt >= READ_RETRIES or self._closed or (
-                        isinstance(exc, ProtocolError) and not getattr(exc, "transient", False)):
+                        isinstance(exc, ProtocolError) and not exc.transient):
                     raise
                 if isinstance(exc, RateLimitError):
                     delay = self.limiter.blocked_until.get(path, 0.0) - time.monotonic()
@@ -491,7 +491,7 @@ class RestClient(RestBase):
         which :meth:`request` retries when ``transient`` (a reply that could not be framed or
         was not Bitget's envelope: a proxy's page, a cut connection), not when Bitget's own
         data had another shape."""
-        exc.transient = transient  # type: ignore[attr-defined]
+        exc.transient = transient
         if req.changes_orders:
             self._finish_error(req, OutcomeUnknownError(
                 "malformed", f"{exc}; the request was sent, so it may or may not have taken "

@@ -41,7 +41,7 @@ import orjson
 import pytest
 
 from bitget_fast.account import AccountState
-from bitget_fast.connector import rows_of
+from bitget_fast.connector import apply_private_rows, rows_of
 from bitget_fast.errors import BitgetError
 from bitget_fast.market import MarketData
 from bitget_fast.models import Ticker, Trade
@@ -156,18 +156,7 @@ class Public:
 STATUSES = {"pending_new", "live", "partially_filled", "filled", "canceled", "rejected", "unknown"}
 
 
-def apply_push(tracker: OrderTracker, account: AccountState, name: str, rows: list[Any]) -> None:
-    """What the connector's ``_on_push`` does with a private push's rows."""
-    if name == "orders":
-        for row in rows:
-            tracker.apply_row(row, "ws")
-    elif name == "fill":
-        for row in rows:
-            tracker.apply_fill(row, "ws")
-    elif name == "positions":
-        account.apply_positions(rows, "ws")
-    elif name == "account":
-        account.apply_balances(rows, "ws")
+apply_push = apply_private_rows   # what the connector's ``_on_push`` does with the rows
 
 
 def run_private(raw: bytes) -> None:
